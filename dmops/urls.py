@@ -34,6 +34,10 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    # The apps that build on the lifecycle add their own pages; named by string so that
+    # dmops never imports them.
+    path("api/", include("annotation.api_urls")),
+    path("", include("annotation.urls")),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_board, name="project_board"),
     path("projects/<int:project_id>/goal/", views.project_goal, name="project_goal"),

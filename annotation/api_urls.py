@@ -1,0 +1,12 @@
+"""REST endpoints of the annotation app, one module per area under annotation/api/."""
+
+from __future__ import annotations
+
+from annotation.api import guideline, preprocessing, schema, sources
+
+urlpatterns = [
+    *sources.urlpatterns,
+    *preprocessing.urlpatterns,
+    *schema.urlpatterns,
+    *guideline.urlpatterns,
+]

@@ -1,0 +1,89 @@
+"""Gate checks owned by the annotation app: steps 2 to 5 (data, pre-processing, schema, guideline)."""
+
+from __future__ import annotations
+
+import re
+
+from annotation.models import GuidelineVersion, ImportJob, PreprocessingRun, SchemaVersion, Source
+from dmops.models import Project
+from dmops.steps import CheckResult, register_check
+
+
+@register_check(2, "has_source", "At least one source with imported items")
+def has_source(project: Project) -> CheckResult:
+    imported = ImportJob.objects.filter(project=project, status=ImportJob.Status.SUCCEEDED)
+    if not imported.exists():
+        return CheckResult(False, "No source has been imported yet.")
+    return CheckResult(
+        True, f"{project.items.count()} items from {project.sources.count()} sources."
+    )
+
+
+@register_check(2, "licences", "Every source has a known licence (or a manager's waiver)")
+def licences_known(project: Project) -> CheckResult:
+    unknown = [
+        s.name
+        for s in Source.objects.filter(project=project, licence=Source.Licence.UNKNOWN)
+        if not s.licence_waiver.strip()
+    ]
+    if unknown:
+        return CheckResult(False, "Licence unknown for: " + ", ".join(unknown) + ".")
+    return CheckResult(True, "Every source's licence is recorded.")
+
+
+@register_check(3, "preprocessed", "A pre-processing run completed after the last import")
+def preprocessed_after_last_import(project: Project) -> CheckResult:
+    last_import = (
+        ImportJob.objects.filter(project=project, status=ImportJob.Status.SUCCEEDED)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    last_run = (
+        PreprocessingRun.objects.filter(project=project, status=PreprocessingRun.Status.APPLIED)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if last_run is None:
+        return CheckResult(False, "No pre-processing run has been applied.")
+    if last_import is not None and last_import > last_run:
+        return CheckResult(False, "Data was imported after the last pre-processing run.")
+    return CheckResult(True, "Pre-processing is up to date with the imports.")
+
+
+def final_schema(project: Project) -> SchemaVersion | None:
+    return SchemaVersion.objects.filter(project=project, is_final=True).order_by("-number").first()
+
+
+@register_check(4, "final_schema", "A schema version is marked final")
+def schema_is_final(project: Project) -> CheckResult:
+    schema = final_schema(project)
+    if schema is None:
+        return CheckResult(False, "No schema version is final yet.")
+    return CheckResult(True, f"Schema v{schema.number}: {schema.labels.count()} labels.")
+
+
+def labels_missing_from(body: str, names: list[tuple[str, str]]) -> list[str]:
+    """Labels (key, name) the guideline never mentions, by key or by display name."""
+    text = body.casefold()
+    return [
+        name
+        for key, name in names
+        if name.casefold() not in text and not re.search(rf"\b{re.escape(key.casefold())}\b", text)
+    ]
+
+
+@register_check(5, "guideline_covers_schema", "A published guideline covers every label")
+def guideline_covers_schema(project: Project) -> CheckResult:
+    guideline = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
+    if guideline is None:
+        return CheckResult(False, "No guideline version is published.")
+    schema = final_schema(project)
+    if schema is None:
+        return CheckResult(False, "There is no final schema to cover.")
+    missing = labels_missing_from(guideline.body, list(schema.labels.values_list("key", "name")))
+    if missing:
+        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+        return CheckResult(False, f"Guideline v{guideline.number} never mentions: {shown}.")
+    return CheckResult(True, f"Guideline v{guideline.number} covers all labels.")

@@ -1,0 +1,12 @@
+"""Pages of the annotation app, one module per area under annotation/views/."""
+
+from __future__ import annotations
+
+from annotation.views import guideline, preprocessing, schema, sources
+
+urlpatterns = [
+    *sources.urlpatterns,
+    *preprocessing.urlpatterns,
+    *schema.urlpatterns,
+    *guideline.urlpatterns,
+]
