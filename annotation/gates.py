@@ -1,4 +1,4 @@
-"""Gate checks owned by the annotation app: steps 2 to 5 (data, pre-processing, schema, guideline)."""
+"""Gate checks owned by the annotation app: steps 2 to 5 (data, cleaning, schema, guideline)."""
 
 from __future__ import annotations
 
