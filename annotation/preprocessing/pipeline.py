@@ -214,6 +214,7 @@ def _decide(
     config: PreprocessingConfig,
     seen: set[bytes],
     report: PreprocessingReport | None,
+    pii_kinds: frozenset[str],
 ) -> Decision:
     changes: list[str] = []
     text = original
@@ -227,14 +228,15 @@ def _decide(
         reasons = charset_sanity(text, config.min_letter_share)
         if reasons:
             return Decision(item_id, False, "charset", tuple(reasons))
-    if not passes_length(text, config.min_words, config.max_words):
+    bounded = config.min_words is not None or config.max_words is not None
+    if bounded and not passes_length(text, config.min_words, config.max_words):
         return Decision(item_id, False, "length")
     if config.require_capital and not starts_with_capital(text):
         return Decision(item_id, False, "capital")
 
     counts: dict[str, int] = {}
     if config.pii_action and config.pii_kinds:
-        matches = find_pii(text, config.pii_kinds)
+        matches = find_pii(text, pii_kinds)
         for match in matches:
             counts[match.kind] = counts.get(match.kind, 0) + 1
         if matches and config.pii_action == "drop":
@@ -280,14 +282,15 @@ def plan(
 ) -> Iterator[Decision]:
     """Yield one :class:`Decision` per ``(id, text)``, lazily, in input order.
 
-    Memory is O(distinct kept texts) for dedupe (16 bytes of digest plus set overhead,
-    ~70-80 bytes per item) and O(1) otherwise. Pass ``seen_hashes`` (digests from
+    Memory is O(distinct kept texts) for dedupe (a 16-byte digest plus set overhead: about
+    80 MB per million) and O(1) otherwise. Pass ``seen_hashes`` (digests from
     :func:`dedupe_digest` at the config's level) to dedupe against items processed earlier,
     e.g. a previous import batch; it is updated in place.
     """
     seen = seen_hashes if seen_hashes is not None else set()
+    pii_kinds = frozenset(config.pii_kinds)  # validated once, not per item
     for item_id, text in texts_with_ids:
-        decision = _decide(item_id, text, config, seen, report)
+        decision = _decide(item_id, text, config, seen, report, pii_kinds)
         if report is not None:
             report.add(decision)
         yield decision

@@ -60,6 +60,10 @@ def test_email_detected(text: str, value: str) -> None:
         ("Berlin 030/1234567 ok", "030/1234567"),
         ("Tel: 5551234567.", "5551234567"),
         ("phone 555-1234", "555-1234"),
+        ("Call 555-1234. 2020 was a good year", "555-1234"),
+        ("Desk 206.269.0743x9150 ok", "206.269.0743x9150"),
+        ("Desk +1-780-563-6083 ext. 77 ok", "+1-780-563-6083 ext. 77"),
+        ("Fax (0)20 7946 0958 now", "(0)20 7946 0958"),
     ],
 )
 def test_phone_detected(text: str, value: str) -> None:
@@ -119,6 +123,7 @@ def test_ip_detected(value: str) -> None:
         "He was born 12 June 1950 and died 3.4.1999.",
         "The 2019-2020 season, 2019/20, room 101, flight BA 2490, order #12345678.",
         "Card 4111 1111 1111 1111 is too long for a phone.",
+        "Barcode 0040078962190 and EAN 4006381333931.",
         "Mobile phones sold 1.5 billion units in 2019.",
         "Bare domains like example.com and user@localhost are left alone.",
     ],
@@ -174,6 +179,7 @@ def test_normalise_nfc_and_invisibles() -> None:
 def test_normalise_whitespace() -> None:
     assert normalise("  a\u00a0\u00a0b\t\tc\r\n d \u3000 ") == "a b c d"
     assert normalise("l1  \r\nl2\n\n\n\nl3 ", keep_newlines=True) == "l1\nl2\n\nl3"
+    assert normalise("page\x0cbreak") == "page break"
 
 
 def test_normalise_nfkc_is_opt_in() -> None:
