@@ -1,0 +1,407 @@
+"""Step 4: design the labelling schema — versions, labels, finalising, and the WikiSQE preset.
+
+A schema version is a draft until a manager marks it final. A frozen version (see
+:func:`schema_version_is_frozen`) is never changed again: edits go to a new draft version,
+made with :func:`schema_version_new_from`, and the old one stays readable.
+
+Label counts (at least 2 labels for single, multi and pairwise, at least 1 for binary) are
+checked when a version is marked final and when a whole label set is given at once, so a draft
+can be built up one label at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from annotation import wikisqe
+from annotation.models import Label, SchemaVersion
+from dmops.errors import DomainError
+from dmops.models import Project
+
+TaskType = SchemaVersion.TaskType
+#: Keys the annotation workbench binds for binary verification: yes, no, unsure, skip, undo,
+#: quit, help. A label hotkey may not shadow them.
+RESERVED_BINARY_HOTKEYS = frozenset("ynuszq?")
+MIN_LABELS = {TaskType.BINARY: 1, TaskType.SINGLE: 2, TaskType.MULTI: 2, TaskType.PAIRWISE: 2}
+KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+KEY_MAX = Label._meta.get_field("key").max_length
+LABEL_FIELDS = (
+    "key",
+    "name",
+    "description",
+    "category",
+    "hotkey",
+    "question",
+    "positive_examples",
+    "negative_examples",
+)
+VERSION_FIELDS = ("task_type", "question", "note")
+
+
+def schema_version_is_frozen(version: SchemaVersion) -> bool:
+    """A version is frozen once it is final. (When annotations exist, a later issue adds
+    "or annotations were made against it" here; every edit path asks this one function.)"""
+    return version.is_final
+
+
+def _require_manager(project: Project, user, action: str) -> None:
+    if not project.is_manager(user):
+        raise PermissionDenied(f"Only a project manager can {action}.")
+
+
+def _require_editable(version: SchemaVersion) -> None:
+    if schema_version_is_frozen(version):
+        raise DomainError(
+            f"Schema v{version.number} is frozen, create a new version to change it "
+            "(it is final; old versions stay readable)."
+        )
+
+
+def _next_number(project: Project) -> int:
+    # Lock the project row so two managers creating versions at once get distinct numbers.
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    current = SchemaVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"]
+    return (current or 0) + 1
+
+
+def _examples(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, Iterable):
+        raise DomainError({field: "Examples must be a list of texts."})
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _clean_label(data: Mapping[str, Any]) -> dict[str, Any]:
+    """One label's fields, normalised, with the per-label rules applied."""
+    unknown = set(data) - set(LABEL_FIELDS) - {"order"}
+    if unknown:
+        raise DomainError(f"Unknown label fields: {', '.join(sorted(unknown))}.")
+    key = str(data.get("key") or "").strip()
+    name = str(data.get("name") or "").strip()
+    hotkey = str(data.get("hotkey") or "")
+    errors: dict[str, str] = {}
+    if not key:
+        errors["key"] = "A label needs a key."
+    elif len(key) > KEY_MAX or not KEY_PATTERN.match(key):
+        errors["key"] = (
+            f"Label key {key!r} must be slug-like: lower-case letters, digits, and single "
+            f"hyphens or underscores between them, at most {KEY_MAX} characters."
+        )
+    if not name:
+        errors["name"] = f"Label {key or '?'} needs a display name."
+    elif len(name) > 200:
+        errors["name"] = f"The display name of {key or 'a label'} is at most 200 characters."
+    if hotkey and (len(hotkey) != 1 or hotkey.isspace() or not hotkey.isprintable()):
+        errors["hotkey"] = f"Hotkey {hotkey!r} of {key or 'a label'} must be a single character."
+    if errors:
+        raise DomainError(errors)
+    cleaned = {
+        "key": key,
+        "name": name,
+        "description": str(data.get("description") or "").strip(),
+        "category": str(data.get("category") or "").strip(),
+        # Hotkeys are case-insensitive: the workbench must not tell "A" from shift-"a".
+        "hotkey": hotkey.lower(),
+        "question": str(data.get("question") or "").strip(),
+        "positive_examples": _examples(data.get("positive_examples"), "positive_examples"),
+        "negative_examples": _examples(data.get("negative_examples"), "negative_examples"),
+    }
+    if len(cleaned["category"]) > 100:
+        raise DomainError({"category": "A category name is at most 100 characters."})
+    if len(cleaned["question"]) > 500:
+        raise DomainError({"question": "A label's question is at most 500 characters."})
+    return cleaned
+
+
+def _check_label_set(task_type: str, labels: Sequence[Mapping[str, Any]]) -> None:
+    """Rules across the labels of one version: unique keys and hotkeys, reserved keys."""
+    keys: set[str] = set()
+    hotkeys: dict[str, str] = {}
+    for label in labels:
+        if label["key"] in keys:
+            raise DomainError({"key": f"Label key {label['key']!r} is used twice."})
+        keys.add(label["key"])
+        hotkey = label["hotkey"]
+        if not hotkey:
+            continue
+        if hotkey in hotkeys:
+            raise DomainError(
+                {"hotkey": f"Hotkey {hotkey!r} is used by {hotkeys[hotkey]} and {label['key']}."}
+            )
+        if task_type == TaskType.BINARY and hotkey in RESERVED_BINARY_HOTKEYS:
+            reserved = ", ".join(sorted(RESERVED_BINARY_HOTKEYS))
+            raise DomainError(
+                {
+                    "hotkey": f"Hotkey {hotkey!r} of {label['key']} is reserved by the "
+                    f"workbench for binary verification ({reserved})."
+                }
+            )
+        hotkeys[hotkey] = label["key"]
+
+
+def _check_label_count(task_type: str, count: int) -> None:
+    minimum = MIN_LABELS[TaskType(task_type)]
+    if count < minimum:
+        kind = TaskType(task_type).label.split(" (")[0].lower()
+        raise DomainError(
+            f"A {kind} schema needs at least {minimum} label{'s' if minimum > 1 else ''}; "
+            f"it has {count}."
+        )
+
+
+def _clean_version_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(VERSION_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown schema fields: {', '.join(sorted(unknown))}.")
+    cleaned = dict(fields)
+    if "task_type" in cleaned and cleaned["task_type"] not in TaskType.values:
+        raise DomainError(
+            {
+                "task_type": f"Unknown task type {cleaned['task_type']!r}; use one of "
+                f"{', '.join(TaskType.values)}."
+            }
+        )
+    if "question" in cleaned:
+        cleaned["question"] = str(cleaned["question"] or "").strip()
+        if len(cleaned["question"]) > 500:
+            raise DomainError({"question": "The question is at most 500 characters."})
+    if "note" in cleaned:
+        cleaned["note"] = str(cleaned["note"] or "").strip()
+    return cleaned
+
+
+def _existing(version: SchemaVersion, *, excluding: Label | None = None) -> list[dict]:
+    rows = version.labels.all()
+    if excluding is not None:
+        rows = rows.exclude(pk=excluding.pk)
+    return list(rows.values("key", "hotkey"))
+
+
+def _write_labels(version: SchemaVersion, labels: Sequence[Mapping[str, Any]]) -> None:
+    Label.objects.bulk_create(
+        Label(schema_version=version, order=i, **label) for i, label in enumerate(labels, 1)
+    )
+
+
+@transaction.atomic
+def schema_version_create(
+    *,
+    project: Project,
+    by,
+    task_type: str,
+    question: str = "",
+    note: str = "",
+    labels: Sequence[Mapping[str, Any]] | None = None,
+) -> SchemaVersion:
+    """Create the next draft version. Managers only. A label set given here must satisfy every
+    label rule, including the minimum count for the task type; with no labels the draft starts
+    empty and labels are added one by one."""
+    _require_manager(project, by, "design the schema")
+    fields = _clean_version_fields({"task_type": task_type, "question": question, "note": note})
+    cleaned = [_clean_label(label) for label in labels or []]
+    _check_label_set(fields["task_type"], cleaned)
+    if labels:
+        _check_label_count(fields["task_type"], len(cleaned))
+    version = SchemaVersion.objects.create(
+        project=project, number=_next_number(project), created_by=by, **fields
+    )
+    _write_labels(version, cleaned)
+    return version
+
+
+@transaction.atomic
+def schema_version_update(
+    *, version: SchemaVersion, by, labels: Sequence[Mapping[str, Any]] | None = None, **fields
+) -> SchemaVersion:
+    """Change a draft's task type, question or note, and optionally replace its whole label
+    set. Managers only; a frozen version is refused. Switching to binary re-checks hotkeys
+    against the workbench's reserved keys."""
+    _require_manager(version.project, by, "edit the schema")
+    version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
+    _require_editable(version)
+    cleaned_fields = _clean_version_fields(fields)
+    task_type = cleaned_fields.get("task_type", version.task_type)
+    if labels is not None:
+        cleaned = [_clean_label(label) for label in labels]
+        _check_label_set(task_type, cleaned)
+        _check_label_count(task_type, len(cleaned))
+    else:
+        _check_label_set(task_type, _existing(version))
+    if cleaned_fields:
+        for name, value in cleaned_fields.items():
+            setattr(version, name, value)
+        version.save(update_fields=list(cleaned_fields))
+    if labels is not None:
+        version.labels.all().delete()
+        _write_labels(version, cleaned)
+    return version
+
+
+@transaction.atomic
+def schema_version_new_from(*, version: SchemaVersion, by, note: str = "") -> SchemaVersion:
+    """Start a new draft from any version, copying its task type, question and labels. This is
+    how a frozen version is changed: the old one stays as it was."""
+    project = version.project
+    _require_manager(project, by, "create a schema version")
+    copy = SchemaVersion.objects.create(
+        project=project,
+        number=_next_number(project),
+        task_type=version.task_type,
+        question=version.question,
+        note=note.strip() or f"Copied from v{version.number}.",
+        created_by=by,
+    )
+    rows = version.labels.order_by("order", "pk").values(*LABEL_FIELDS)
+    _write_labels(copy, list(rows))
+    return copy
+
+
+@transaction.atomic
+def schema_version_finalise(*, version: SchemaVersion, by) -> SchemaVersion:
+    """Mark a draft final, which freezes it. It needs at least one label and the minimum for
+    its task type, every label rule must hold, and a binary schema must ask a question: on the
+    version, or on every label."""
+    _require_manager(version.project, by, "mark a schema final")
+    version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_final:
+        raise DomainError(f"Schema v{version.number} is already final.")
+    labels = list(version.labels.values("key", "hotkey", "question"))
+    _check_label_count(version.task_type, len(labels))
+    _check_label_set(version.task_type, labels)
+    if version.task_type == TaskType.BINARY and not version.question.strip():
+        unasked = [label["key"] for label in labels if not label["question"].strip()]
+        if unasked:
+            raise DomainError(
+                {
+                    "question": "A binary schema asks a yes/no question: set the schema's "
+                    f"question or give every label one (missing: {', '.join(unasked[:10])})."
+                }
+            )
+    version.is_final, version.finalised_by, version.finalised_at = True, by, timezone.now()
+    version.save(update_fields=["is_final", "finalised_by", "finalised_at"])
+    return version
+
+
+@transaction.atomic
+def label_add(*, version: SchemaVersion, by, **fields) -> Label:
+    """Add a label to a draft. Its key and hotkey must be unique in the version."""
+    _require_manager(version.project, by, "edit the schema")
+    version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
+    _require_editable(version)
+    cleaned = _clean_label(fields)
+    _check_label_set(version.task_type, [*_existing(version), cleaned])
+    order = (version.labels.aggregate(n=Max("order"))["n"] or 0) + 1
+    return Label.objects.create(schema_version=version, order=order, **cleaned)
+
+
+@transaction.atomic
+def label_update(*, label: Label, by, **fields) -> Label:
+    """Change a label of a draft; fields not given keep their value."""
+    version = label.schema_version
+    _require_manager(version.project, by, "edit the schema")
+    version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
+    _require_editable(version)
+    merged = {name: getattr(label, name) for name in LABEL_FIELDS}
+    merged.update(fields)
+    cleaned = _clean_label(merged)
+    _check_label_set(version.task_type, [*_existing(version, excluding=label), cleaned])
+    for name, value in cleaned.items():
+        setattr(label, name, value)
+    label.save()
+    return label
+
+
+@transaction.atomic
+def label_delete(*, label: Label, by) -> None:
+    """Remove a label from a draft; the others close up the gap in the order."""
+    version = label.schema_version
+    _require_manager(version.project, by, "edit the schema")
+    version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
+    _require_editable(version)
+    label.delete()
+    rest = list(version.labels.order_by("order", "pk"))
+    for position, other in enumerate(rest, 1):
+        other.order = position
+    Label.objects.bulk_update(rest, ["order"])
+
+
+def wikisqe_key(name: str) -> str:
+    """A slug key for a WikiSQE label name ("who?" → "who"), within the key length."""
+    return slugify(name)[:KEY_MAX].strip("-")
+
+
+def wikisqe_selection(
+    *, top_n: int | None = None, categories: Sequence[str] = (), names: Sequence[str] = ()
+) -> list[wikisqe.Label]:
+    """Which taxonomy labels a preset takes, most frequent first: the named labels; or those
+    of the chosen categories (all five if none), cut to the *top_n* most frequent."""
+    taxonomy = wikisqe.load_taxonomy()
+    if names and (top_n or categories):
+        raise DomainError("Choose either a list of labels, or top-N and/or categories.")
+    unknown_categories = sorted(set(categories) - set(taxonomy.categories))
+    if unknown_categories:
+        raise DomainError({"categories": f"Unknown categories: {', '.join(unknown_categories)}."})
+    if top_n is not None and top_n < 1:
+        raise DomainError({"top_n": "Top-N must be at least 1."})
+    ranked = taxonomy.top_labels(len(taxonomy))
+    if names:
+        unknown = [n for n in names if n not in taxonomy]
+        if unknown:
+            raise DomainError({"labels": f"Not WikiSQE labels: {', '.join(unknown)}."})
+        chosen = set(names)
+        return [label for label in ranked if label.name in chosen]
+    pool = [label for label in ranked if not categories or label.category in categories]
+    return pool[:top_n] if top_n else pool
+
+
+@transaction.atomic
+def schema_apply_wikisqe(
+    *,
+    project: Project,
+    by,
+    top_n: int | None = None,
+    categories: Sequence[str] = (),
+    names: Sequence[str] = (),
+    binary: bool = True,
+) -> SchemaVersion:
+    """Create a new draft from the WikiSQE taxonomy (153 labels in 5 categories), or a subset
+    of it (see :func:`wikisqe_selection`). With *binary*, the task is binary verification and
+    each label carries its closed-ended question; otherwise it is multi-label, as a sentence
+    can carry several cleanup templates."""
+    chosen = wikisqe_selection(top_n=top_n, categories=categories, names=names)
+    task_type = TaskType.BINARY if binary else TaskType.MULTI
+    labels = [
+        {
+            "key": wikisqe_key(label.name),
+            "name": label.name,
+            "category": label.category,
+            "description": (
+                f"WikiSQE label from the inline template {{{{{label.template}}}}}"
+                if label.template
+                else "WikiSQE label"
+            )
+            + f"; {label.frequency:,} sentences in WikiSQE.",
+            "question": wikisqe.verification_question(label) if binary else "",
+        }
+        for label in chosen
+    ]
+    if names:
+        picked = f"{len(chosen)} chosen labels"
+    else:
+        picked = f"top {top_n}" if top_n else "all"
+        picked += f" of {', '.join(categories)}" if categories else " labels"
+    note = f"WikiSQE preset: {picked}, {'binary verification' if binary else 'multi-label'}."
+    return schema_version_create(
+        project=project, by=by, task_type=task_type, note=note, labels=labels
+    )
