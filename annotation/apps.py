@@ -8,4 +8,5 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Data and annotation"
 
     def ready(self) -> None:
-        from annotation import gates  # noqa: F401  registers the step 2–5 checks
+        # Importing these registers the step 2–5 and 12 gate checks and the demo data.
+        from annotation import demo, gates  # noqa: F401

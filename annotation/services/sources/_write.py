@@ -1,0 +1,214 @@
+"""The write side of an import: rows into ``Item``, inside the caller's transaction.
+
+PostgreSQL: rows are formatted as COPY text in chunks; a writer thread COPYs each chunk into a
+temporary staging table and moves it with ``INSERT … SELECT … ON CONFLICT DO NOTHING``, so the
+unique (project, text_hash) constraint does the dedupe against the project and against earlier
+rows of the file. The thread lets the server insert one chunk while Python parses the next; the
+queue between them holds at most ``QUEUE_CHUNKS`` chunks, so memory does not grow with the file.
+
+Elsewhere (SQLite, development): ``bulk_create(ignore_conflicts=True)`` in batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from annotation.models import ImportJob, Item
+from annotation.sources import ParsedRow
+
+CHUNK_ROWS = 10_000
+QUEUE_CHUNKS = 2
+BULK_BATCH = 2000
+
+_STAGED = ("position", "external_id", "text", "text_hash", "metadata", "weak_labels")
+
+
+def insert_rows(
+    job: ImportJob, rows: Iterator[tuple[ParsedRow, str]], *, own_transaction: bool
+) -> int:
+    """Write *rows* as items of *job*; the number created (the rest were duplicates).
+
+    *own_transaction*: the import's transaction is not nested in a caller's, so it may change
+    that transaction's settings.
+    """
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(job, rows, own_transaction)
+    return _insert_batches(job, rows)
+
+
+def _item_constants(job: ImportJob) -> tuple[list[str], list[str], list[Any]]:
+    """Columns of Item not in the staging table, with their SQL and parameters: the job's ids,
+    ``raw_text`` (= text), the creation time, and every other field's model default, so a field
+    added to Item later is filled in too."""
+    given = {
+        "project": job.project_id,
+        "source": job.source_id,
+        "import_job": job.pk,
+        "created_at": timezone.now(),
+    }
+    columns, sql, params = [], [], []
+    for f in Item._meta.concrete_fields:
+        if f.primary_key or f.column in _STAGED:
+            continue
+        columns.append(f.column)
+        if f.name == "raw_text":
+            sql.append("s.text")
+            continue
+        value = given[f.name] if f.name in given else f.get_default()
+        sql.append("%s")
+        params.append(f.get_db_prep_save(value, connection))
+    return columns, sql, params
+
+
+def _copy_text(value: str) -> str:
+    """Escape a value for COPY's text format (backslash, tab, newline, carriage return)."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _insert_postgresql(
+    job: ImportJob, rows: Iterator[tuple[ParsedRow, str]], own_transaction: bool
+) -> int:
+    stage = f"import_stage_{job.pk}"
+    staged = ", ".join(_STAGED)
+    columns, values, params = _item_constants(job)
+    insert = (
+        f"INSERT INTO {Item._meta.db_table} ({staged}, {', '.join(columns)}) "
+        f"SELECT {', '.join('s.' + c for c in _STAGED)}, {', '.join(values)} FROM {stage} s "
+        "ORDER BY s.position ON CONFLICT (project_id, text_hash) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} (position bigint, external_id text, text text, "
+            "text_hash text, metadata jsonb, weak_labels jsonb) ON COMMIT DROP"
+        )
+        if own_transaction:
+            # Check foreign keys per chunk, in the writer thread while the parser goes on,
+            # rather than all of them at commit once the parsing is done.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    writer = _ChunkWriter(
+        connection.connection,
+        [
+            (f"COPY {stage} ({staged}) FROM STDIN", None),
+            (insert, params),
+            (f"TRUNCATE {stage}", None),
+        ],
+    )
+    writer.start()
+    dumps, esc = json.dumps, _copy_text
+    lines: list[str] = []
+    try:
+        for row, digest in rows:
+            metadata = esc(dumps(row.metadata)) if row.metadata else "{}"
+            weak = esc(dumps(row.weak_labels)) if row.weak_labels else "[]"
+            lines.append(
+                f"{row.line}\t{esc(row.external_id)}\t{esc(row.text)}\t{digest}\t{metadata}\t{weak}\n"
+            )
+            if len(lines) >= CHUNK_ROWS:
+                writer.send("".join(lines).encode())
+                lines = []
+        if lines:
+            writer.send("".join(lines).encode())
+        created = writer.finish()
+    except BaseException:
+        writer.abort()  # let the statement in flight end before the caller rolls back
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {stage}")
+    return created
+
+
+class _ChunkWriter(threading.Thread):
+    """Runs COPY + INSERT + TRUNCATE for each chunk on the import's connection.
+
+    The parsing thread does not use the connection while this thread is alive; psycopg
+    connections are thread-safe in any case. An error here is raised in the parsing thread at
+    its next ``send`` or at ``finish``.
+    """
+
+    def __init__(self, conn, statements: list[tuple[str, Any]]) -> None:
+        super().__init__(name="import-writer", daemon=True)
+        self.conn = conn
+        self.copy_sql = statements[0][0]
+        self.after = statements[1:]
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self.created = 0
+        self.error: BaseException | None = None
+        self.cancelled = False
+
+    def run(self) -> None:
+        try:
+            with self.conn.cursor() as cursor:
+                while (chunk := self.chunks.get()) is not None and not self.cancelled:
+                    with cursor.copy(self.copy_sql) as copy:
+                        copy.write(chunk)
+                    sql, params = self.after[0]
+                    cursor.execute(sql, params)
+                    self.created += cursor.rowcount
+                    for sql, params in self.after[1:]:
+                        cursor.execute(sql, params)
+        except BaseException as exc:  # noqa: BLE001 - handed to the parsing thread
+            self.error = exc
+
+    def send(self, chunk: bytes | None) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            if not self.is_alive():
+                raise RuntimeError("the import writer stopped unexpectedly")
+            try:
+                self.chunks.put(chunk, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> int:
+        self.send(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.created
+
+    def abort(self) -> None:
+        """Stop after the statement in flight; queued chunks are discarded."""
+        self.cancelled = True
+        while self.is_alive():
+            with contextlib.suppress(queue.Full):
+                self.chunks.put(None, timeout=0.2)
+            self.join(timeout=0.2)
+
+
+def _insert_batches(job: ImportJob, rows: Iterator[tuple[ParsedRow, str]]) -> int:
+    """``bulk_create(ignore_conflicts=True)``: rows go in in file order, batch after batch, so
+    the first occurrence of a hash wins."""
+    batch: list[Item] = []
+    for row, digest in rows:
+        batch.append(
+            Item(
+                project_id=job.project_id,
+                source_id=job.source_id,
+                import_job_id=job.pk,
+                position=row.line,
+                external_id=row.external_id,
+                text=row.text,
+                raw_text=row.text,
+                text_hash=digest,
+                metadata=row.metadata,
+                weak_labels=list(row.weak_labels),
+            )
+        )
+        if len(batch) >= BULK_BATCH:
+            Item.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    if batch:
+        Item.objects.bulk_create(batch, ignore_conflicts=True)
+    return Item.objects.filter(import_job=job).count()
