@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from annotation.api import guideline, preprocessing, schema, sources
+from annotation.api import guideline, labelling, preprocessing, releases, schema, sources
 
 urlpatterns = [
     *sources.urlpatterns,
     *preprocessing.urlpatterns,
     *schema.urlpatterns,
     *guideline.urlpatterns,
+    *labelling.urlpatterns,
+    *releases.urlpatterns,
 ]

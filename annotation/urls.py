@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from annotation.views import guideline, preprocessing, schema, sources
+from annotation.views import guideline, preprocessing, releases, schema, sources
 
 urlpatterns = [
     *sources.urlpatterns,
     *preprocessing.urlpatterns,
     *schema.urlpatterns,
     *guideline.urlpatterns,
+    *releases.urlpatterns,
 ]

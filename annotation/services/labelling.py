@@ -1,0 +1,282 @@
+"""Step 8: batches of items, and what annotators do with a leased item: submit, skip, release.
+
+Locks are always taken batch item first, then lease, as the queue does, so services never
+deadlock with each other or with the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from annotation.models import (
+    Annotation,
+    AnnotatorState,
+    Batch,
+    BatchItem,
+    GuidelineVersion,
+    Item,
+    Label,
+    Lease,
+    SchemaVersion,
+)
+from annotation.queue import live_leases
+from dmops.errors import DomainError
+from dmops.models import Project
+
+BINARY_ANSWERS = ("yes", "no", "unsure")
+PAIRWISE_ANSWERS = ("a", "b", "tie")
+
+
+class QueueConflict(DomainError):
+    """The lease can no longer do what was asked; the API answers 409."""
+
+
+class LeaseExpired(QueueConflict):
+    """The lease expired and its item has since been completed (or filled) by others."""
+
+
+class LeaseClosed(QueueConflict):
+    """The lease was already submitted, skipped or released."""
+
+
+def _require_manager(project: Project, user) -> None:
+    if not project.is_manager(user):
+        raise PermissionDenied("Only a project manager can manage batches.")
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def batch_create(
+    *,
+    project: Project,
+    by,
+    name: str,
+    items: QuerySet[Item] | Iterable[int],
+    kind: str = Batch.Kind.MAIN,
+    overlap: int = 1,
+    priority: int = 0,
+    skip_policy: str = Batch.SkipPolicy.REQUEUE_OTHERS,
+    lease_ttl: int = 1800,
+    schema_version: SchemaVersion | None = None,
+    proposed_labels: Mapping[int, str] | None = None,
+    is_open: bool = False,
+) -> Batch:
+    """A manager puts active items of the project into a new batch, each to be labelled by
+    ``overlap`` different annotators. The schema defaults to the project's latest final one.
+    Items of other projects are ignored; ``proposed_labels`` maps item id to the label a
+    verification batch asks about."""
+    _require_manager(project, by)
+    if kind not in Batch.Kind.values:
+        raise DomainError(f"Unknown batch kind {kind!r}.")
+    if skip_policy not in Batch.SkipPolicy.values:
+        raise DomainError(f"Unknown skip policy {skip_policy!r}.")
+    if overlap < 1:
+        raise DomainError("Overlap must be at least 1.")
+    if lease_ttl < 1:
+        raise DomainError("The lease time must be at least one second.")
+    if schema_version is None:
+        schema_version = (
+            SchemaVersion.objects.filter(project=project, is_final=True).order_by("-number").first()
+        )
+    elif schema_version.project_id != project.pk:
+        raise DomainError("The schema version belongs to another project.")
+    batch = Batch.objects.create(
+        project=project,
+        name=name,
+        kind=kind,
+        overlap=overlap,
+        priority=priority,
+        skip_policy=skip_policy,
+        lease_ttl=lease_ttl,
+        schema_version=schema_version,
+        is_open=is_open,
+        created_by=by,
+    )
+    chosen = Item.objects.filter(project=project, is_active=True)
+    if isinstance(items, QuerySet):
+        chosen = chosen.filter(pk__in=items.values("pk"))
+    else:
+        chosen = chosen.filter(pk__in=list(items))
+    if proposed_labels:
+        ids = chosen.filter(pk__in=list(proposed_labels)).values_list("pk", flat=True)
+        BatchItem.objects.bulk_create(
+            (BatchItem(batch=batch, item_id=i, proposed_label=proposed_labels[i]) for i in ids),
+            batch_size=2000,
+        )
+    else:
+        _insert_batch_items(batch, chosen)
+    return batch
+
+
+def _insert_batch_items(batch: Batch, items: QuerySet[Item]) -> None:
+    """One INSERT … SELECT, so a million-item batch never passes through Python."""
+    select_sql, params = items.order_by().values(item_ref=F("pk")).query.sql_with_params()
+    table = BatchItem._meta.db_table
+    columns = (
+        "batch_id, item_id, proposed_label, priority, submitted_count, is_complete, is_dropped"
+    )
+    sql = (
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT %s, chosen.item_ref, '', 0, 0, %s, %s FROM ({select_sql}) chosen"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [batch.pk, False, False, *params])
+
+
+def _batch_set_open(*, batch: Batch, by, is_open: bool) -> Batch:
+    _require_manager(batch.project, by)
+    if is_open and batch.schema_version_id is None:
+        raise DomainError("Give the batch a schema version before opening it.")
+    batch.is_open = is_open
+    batch.save(update_fields=["is_open"])
+    return batch
+
+
+@transaction.atomic
+def batch_open(*, batch: Batch, by) -> Batch:
+    """A manager opens a batch: its items start being served. It needs a schema version."""
+    return _batch_set_open(batch=batch, by=by, is_open=True)
+
+
+@transaction.atomic
+def batch_close(*, batch: Batch, by) -> Batch:
+    """A manager closes a batch: no new leases; leases already given can still be submitted."""
+    return _batch_set_open(batch=batch, by=by, is_open=False)
+
+
+@transaction.atomic
+def annotator_pause(*, project: Project, by, user, paused: bool = True) -> AnnotatorState:
+    """A manager pauses (or resumes) an annotator: a paused annotator is given no new items."""
+    _require_manager(project, by)
+    state, _ = AnnotatorState.objects.update_or_create(
+        project=project, user=user, defaults={"paused": paused}
+    )
+    return state
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def answer_validate(*, schema_version: SchemaVersion | None, answer: Any) -> Any:
+    """Binary: "yes" / "no" / "unsure"; single: one label key; multi: a list of distinct label
+    keys (empty means none applies); pairwise: "a" / "b" / "tie"."""
+    if schema_version is None:
+        raise DomainError("This batch has no schema, so no answer can be checked.")
+    task = schema_version.task_type
+    if task == SchemaVersion.TaskType.BINARY:
+        if answer not in BINARY_ANSWERS:
+            raise DomainError(f"Answer one of {', '.join(BINARY_ANSWERS)}.")
+        return answer
+    if task == SchemaVersion.TaskType.PAIRWISE:
+        if answer not in PAIRWISE_ANSWERS:
+            raise DomainError(f"Answer one of {', '.join(PAIRWISE_ANSWERS)}.")
+        return answer
+    keys = set(Label.objects.filter(schema_version=schema_version).values_list("key", flat=True))
+    if task == SchemaVersion.TaskType.SINGLE:
+        if not isinstance(answer, str) or answer not in keys:
+            raise DomainError("Answer with the key of one label of the schema.")
+        return answer
+    if not isinstance(answer, list) or not all(isinstance(k, str) for k in answer):
+        raise DomainError("Answer with a list of label keys.")
+    if len(set(answer)) != len(answer):
+        raise DomainError("A label is given twice.")
+    unknown = sorted(set(answer) - keys)
+    if unknown:
+        raise DomainError(f"Unknown labels: {', '.join(unknown)}.")
+    return answer
+
+
+def _lock(lease: Lease, by) -> tuple[BatchItem, Lease]:
+    """Lock the batch item, then the lease, and check the lease is ``by``'s."""
+    batch_item = (
+        BatchItem.objects.select_for_update(of=("self",))
+        .select_related("batch__schema_version")
+        .get(pk=lease.batch_item_id)
+    )
+    lease = Lease.objects.select_for_update().get(pk=lease.pk)
+    if lease.annotator_id != by.pk:
+        raise PermissionDenied("This lease is another annotator's.")
+    return batch_item, lease
+
+
+@transaction.atomic
+def annotation_submit(
+    *, lease: Lease, by, answer: Any, seconds_spent: float = 0, now: datetime | None = None
+) -> Annotation:
+    """Record ``by``'s answer on their leased item. A lease past its expiry is still accepted
+    while the item has room (submitted + other live leases < overlap); once others completed
+    or filled it, LeaseExpired. The item completes when ``overlap`` answers are in."""
+    now = now or timezone.now()
+    batch_item, lease = _lock(lease, by)
+    batch = batch_item.batch
+    if lease.state not in (Lease.State.ACTIVE, Lease.State.EXPIRED):
+        raise LeaseClosed(f"This lease was already {lease.get_state_display().lower()}.")
+    if lease.state == Lease.State.EXPIRED or lease.expires_at <= now:
+        others = live_leases(now).filter(batch_item=batch_item).exclude(pk=lease.pk).count()
+        if batch_item.is_complete or batch_item.submitted_count + others >= batch.overlap:
+            raise LeaseExpired(
+                "Your time on this item ran out and other annotators have completed it."
+            )
+    if seconds_spent < 0:
+        raise DomainError("Time spent cannot be negative.")
+    answer = answer_validate(schema_version=batch.schema_version, answer=answer)
+    annotation = Annotation.objects.create(
+        batch_item=batch_item,
+        item_id=batch_item.item_id,
+        annotator=by,
+        answer=answer,
+        schema_version=batch.schema_version,
+        guideline_version=GuidelineVersion.objects.filter(project_id=batch.project_id)
+        .order_by("-number")
+        .first(),
+        seconds_spent=seconds_spent,
+    )
+    lease.state = Lease.State.SUBMITTED
+    lease.save(update_fields=["state"])
+    batch_item.submitted_count += 1
+    batch_item.is_complete = batch_item.submitted_count >= batch.overlap
+    batch_item.save(update_fields=["submitted_count", "is_complete"])
+    return annotation
+
+
+def _require_active(lease: Lease) -> None:
+    if lease.state != Lease.State.ACTIVE:
+        raise LeaseClosed(f"This lease was already {lease.get_state_display().lower()}.")
+
+
+@transaction.atomic
+def lease_skip(*, lease: Lease, by) -> Lease:
+    """``by`` passes on their leased item, as the batch's skip policy says: requeue_others —
+    the slot goes to someone else, never back to them; requeue_me_later — it may come back to
+    them once nothing new is left; drop — nobody gets the item any more."""
+    batch_item, lease = _lock(lease, by)
+    _require_active(lease)
+    policy = batch_item.batch.skip_policy
+    lease.state = Lease.State.SKIPPED
+    lease.returnable = policy == Batch.SkipPolicy.REQUEUE_ME_LATER
+    lease.save(update_fields=["state", "returnable"])
+    if policy == Batch.SkipPolicy.DROP:
+        batch_item.is_dropped = True
+        batch_item.save(update_fields=["is_dropped"])
+    return lease
+
+
+@transaction.atomic
+def lease_release(*, lease: Lease, by) -> Lease:
+    """``by`` gives the item back without judging it (leaving, end of shift): the slot is free
+    for others at once instead of at expiry. Like every lease but a requeue_me_later skip, it
+    keeps the item from coming back to them."""
+    _, lease = _lock(lease, by)
+    _require_active(lease)
+    lease.state = Lease.State.RELEASED
+    lease.save(update_fields=["state"])
+    return lease

@@ -1,0 +1,381 @@
+"""The labelling queue and its services: exact-N overlap, leases, expiry, skips, pauses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation import queue
+from annotation.models import (
+    Annotation,
+    Batch,
+    BatchItem,
+    ImportJob,
+    Item,
+    Label,
+    Lease,
+    SchemaVersion,
+    Source,
+)
+from annotation.services import labelling as services
+from dmops.errors import DomainError
+from dmops.models import Membership
+from tests.dmops.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# --- helpers shared with the concurrency and API tests -----------------------------------------
+
+
+def make_items(project, n: int, *, prefix: str = "Sentence") -> list[Item]:
+    source = Source.objects.create(project=project, name="s", format="text", licence="cc0-1.0")
+    job = ImportJob.objects.create(
+        project=project, source=source, file_name="f.txt", status="succeeded"
+    )
+    return Item.objects.bulk_create(
+        Item(
+            project=project,
+            source=source,
+            import_job=job,
+            position=i,
+            text=f"{prefix} number {i}.",
+            raw_text=f"{prefix} number {i}.",
+            text_hash=f"{prefix}-{i}",
+            metadata={"n": i},
+        )
+        for i in range(n)
+    )
+
+
+def make_schema(project, task_type: str = "binary", labels=("claim", "opinion")):
+    schema = SchemaVersion.objects.create(
+        project=project,
+        number=SchemaVersion.objects.filter(project=project).count() + 1,
+        task_type=task_type,
+        question="Does this sentence need a citation?",
+        is_final=True,
+    )
+    for order, key in enumerate(labels):
+        Label.objects.create(schema_version=schema, key=key, name=key.title(), order=order)
+    return schema
+
+
+def make_batch(project, items, *, by=None, overlap: int = 1, **kwargs) -> Batch:
+    by = by or project.memberships.get(role=Membership.Role.MANAGER).user
+    if not SchemaVersion.objects.filter(project=project).exists():
+        make_schema(project)
+    return services.batch_create(
+        project=project,
+        by=by,
+        name=kwargs.pop("name", "main"),
+        items=[i.pk for i in items],
+        overlap=overlap,
+        is_open=kwargs.pop("is_open", True),
+        **kwargs,
+    )
+
+
+def annotators_on(project, n: int, prefix: str = "ann") -> list:
+    users = [UserFactory(username=f"{prefix}{i}") for i in range(n)]
+    Membership.objects.bulk_create(
+        Membership(project=project, user=u, role=Membership.Role.ANNOTATOR) for u in users
+    )
+    return users
+
+
+# --- leasing ----------------------------------------------------------------------------------
+
+
+def test_reload_returns_the_same_lease_with_renewed_expiry(project, annotator):
+    make_batch(project, make_items(project, 3), lease_ttl=60)
+    now = timezone.now()
+    first = queue.next_item(project=project, annotator=annotator, now=now)
+    again = queue.next_item(project=project, annotator=annotator, now=now + timedelta(seconds=30))
+    assert again.pk == first.pk
+    again.refresh_from_db()
+    assert again.expires_at == now + timedelta(seconds=90)
+    assert Lease.objects.count() == 1
+
+
+def test_queue_follows_batch_priority_then_item_priority(project, annotator, manager):
+    items = make_items(project, 4)
+    low = make_batch(project, items[:2], priority=0, name="low")
+    high = make_batch(project, items[2:], priority=5, name="high")
+    BatchItem.objects.filter(batch=high, item=items[3]).update(priority=0.9)
+    lease = queue.next_item(project=project, annotator=annotator)
+    assert lease.batch_item.item_id == items[3].pk
+    services.lease_release(lease=lease, by=annotator)
+    lease = queue.next_item(project=project, annotator=annotator)
+    assert lease.batch_item.item_id == items[2].pk
+    services.batch_close(batch=high, by=manager)
+    services.lease_release(lease=lease, by=annotator)
+    assert queue.next_item(project=project, annotator=annotator).batch_item.batch_id == low.pk
+
+
+def test_each_item_goes_to_exactly_n_different_annotators(project):
+    make_batch(project, make_items(project, 1), overlap=3)
+    users = annotators_on(project, 4)
+    leases = [queue.next_item(project=project, annotator=u) for u in users]
+    assert [lease is not None for lease in leases] == [True, True, True, False]
+    for user, lease in zip(users[:3], leases[:3], strict=True):
+        services.annotation_submit(lease=lease, by=user, answer="yes")
+    item = BatchItem.objects.get()
+    assert (item.submitted_count, item.is_complete) == (3, True)
+    assert queue.next_item(project=project, annotator=users[3]) is None
+
+
+def test_annotator_never_gets_same_item_twice(project, annotator):
+    make_batch(project, make_items(project, 3), overlap=2)
+    seen = []
+    while lease := queue.next_item(project=project, annotator=annotator):
+        seen.append(lease.batch_item_id)
+        services.annotation_submit(lease=lease, by=annotator, answer="no")
+    assert len(seen) == len(set(seen)) == 3
+
+
+def test_database_refuses_a_second_lease_on_the_same_item(project, annotator):
+    make_batch(project, make_items(project, 1), overlap=2)
+    lease = queue.next_item(project=project, annotator=annotator)
+    services.lease_release(lease=lease, by=annotator)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Lease.objects.create(
+            batch_item_id=lease.batch_item_id,
+            annotator=annotator,
+            created_at=timezone.now(),
+            expires_at=timezone.now(),
+        )
+
+
+def test_paused_annotator_gets_nothing(project, manager, annotator):
+    make_batch(project, make_items(project, 2))
+    services.annotator_pause(project=project, by=manager, user=annotator)
+    assert queue.next_item(project=project, annotator=annotator) is None
+    services.annotator_pause(project=project, by=manager, user=annotator, paused=False)
+    assert queue.next_item(project=project, annotator=annotator) is not None
+
+
+def test_only_a_manager_pauses(project, annotator):
+    with pytest.raises(PermissionDenied):
+        services.annotator_pause(project=project, by=annotator, user=annotator)
+
+
+def test_closed_batch_serves_nothing(project, annotator):
+    make_batch(project, make_items(project, 2), is_open=False)
+    assert queue.next_item(project=project, annotator=annotator) is None
+
+
+def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_queries):
+    make_batch(project, make_items(project, 50), overlap=2)
+    # Pause check, then in a transaction (a savepoint inside the test's own): current lease,
+    # open batches, the pick, the guarded insert.
+    with django_assert_num_queries(7):
+        assert queue.next_item(project=project, annotator=annotator) is not None
+    # Pause check, then current lease and its renewal in a transaction.
+    with django_assert_num_queries(5):
+        assert queue.next_item(project=project, annotator=annotator) is not None
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def test_expired_lease_stops_counting_and_the_slot_is_reclaimed(project):
+    make_batch(project, make_items(project, 1), overlap=1, lease_ttl=60)
+    first, second = annotators_on(project, 2)
+    now = timezone.now()
+    assert queue.next_item(project=project, annotator=first, now=now) is not None
+    assert queue.next_item(project=project, annotator=second, now=now) is None
+    later = now + timedelta(seconds=61)
+    lease = queue.next_item(project=project, annotator=second, now=later)
+    assert lease is not None and lease.annotator == second
+    # The first annotator's expired lease still keeps the item from coming back to them.
+    assert queue.next_item(project=project, annotator=first, now=later) is None
+
+
+def test_late_submit_is_accepted_while_the_item_has_room(project):
+    make_batch(project, make_items(project, 1), overlap=2, lease_ttl=60)
+    first, _ = annotators_on(project, 2)
+    now = timezone.now()
+    lease = queue.next_item(project=project, annotator=first, now=now)
+    late = now + timedelta(minutes=5)
+    annotation = services.annotation_submit(lease=lease, by=first, answer="yes", now=late)
+    assert annotation.batch_item.submitted_count == 1
+
+
+def test_late_submit_on_a_completed_item_is_a_conflict(project):
+    make_batch(project, make_items(project, 1), overlap=1, lease_ttl=60)
+    slow, fast = annotators_on(project, 2)
+    now = timezone.now()
+    stale = queue.next_item(project=project, annotator=slow, now=now)
+    later = now + timedelta(seconds=120)
+    lease = queue.next_item(project=project, annotator=fast, now=later)
+    services.annotation_submit(lease=lease, by=fast, answer="no", now=later)
+    with pytest.raises(services.LeaseExpired):
+        services.annotation_submit(lease=stale, by=slow, answer="yes", now=later)
+    assert Annotation.objects.count() == 1
+
+
+def test_late_submit_is_refused_when_others_hold_the_free_slots(project):
+    make_batch(project, make_items(project, 1), overlap=1, lease_ttl=60)
+    slow, fast = annotators_on(project, 2)
+    now = timezone.now()
+    stale = queue.next_item(project=project, annotator=slow, now=now)
+    later = now + timedelta(seconds=120)
+    queue.next_item(project=project, annotator=fast, now=later)
+    with pytest.raises(services.LeaseExpired):
+        services.annotation_submit(lease=stale, by=slow, answer="yes", now=later)
+
+
+def test_housekeeping_marks_expired_leases(project, annotator):
+    make_batch(project, make_items(project, 1), lease_ttl=60)
+    now = timezone.now()
+    lease = queue.next_item(project=project, annotator=annotator, now=now)
+    assert queue.leases_expire(now=now + timedelta(seconds=61)) == 1
+    lease.refresh_from_db()
+    assert lease.state == Lease.State.EXPIRED
+
+
+# --- submit -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task_type", "good", "bad"),
+    [
+        ("binary", "unsure", "maybe"),
+        ("single", "claim", "fact"),
+        ("single", "opinion", ["claim"]),
+        ("multi", ["claim", "opinion"], ["claim", "claim"]),
+        ("multi", [], "claim"),
+        ("multi", ["opinion"], ["fact"]),
+    ],
+)
+def test_answer_is_checked_against_the_schema(project, annotator, task_type, good, bad):
+    schema = make_schema(project, task_type)
+    make_batch(project, make_items(project, 1), schema_version=schema)
+    lease = queue.next_item(project=project, annotator=annotator)
+    with pytest.raises(DomainError):
+        services.annotation_submit(lease=lease, by=annotator, answer=bad)
+    annotation = services.annotation_submit(lease=lease, by=annotator, answer=good)
+    assert annotation.answer == good and annotation.schema_version == schema
+
+
+def test_cannot_submit_someone_elses_lease(project, annotator, reviewer):
+    make_batch(project, make_items(project, 1))
+    lease = queue.next_item(project=project, annotator=annotator)
+    with pytest.raises(PermissionDenied):
+        services.annotation_submit(lease=lease, by=reviewer, answer="yes")
+
+
+def test_a_lease_is_submitted_once(project, annotator):
+    make_batch(project, make_items(project, 1), overlap=2)
+    lease = queue.next_item(project=project, annotator=annotator)
+    services.annotation_submit(lease=lease, by=annotator, answer="yes")
+    with pytest.raises(services.LeaseClosed):
+        services.annotation_submit(lease=lease, by=annotator, answer="no")
+    assert BatchItem.objects.get().submitted_count == 1
+
+
+# --- skip and release -------------------------------------------------------------------------
+
+
+def test_skip_requeue_others_frees_the_slot_but_never_returns_it(project):
+    make_batch(project, make_items(project, 1), skip_policy="requeue_others")
+    first, second = annotators_on(project, 2)
+    lease = queue.next_item(project=project, annotator=first)
+    services.lease_skip(lease=lease, by=first)
+    assert queue.next_item(project=project, annotator=first) is None
+    assert queue.next_item(project=project, annotator=second).batch_item_id == lease.batch_item_id
+
+
+def test_skip_requeue_me_later_returns_it_after_the_rest(project, annotator):
+    items = make_items(project, 2)
+    make_batch(project, items, skip_policy="requeue_me_later")
+    lease = queue.next_item(project=project, annotator=annotator)
+    services.lease_skip(lease=lease, by=annotator)
+    other = queue.next_item(project=project, annotator=annotator)
+    assert other.batch_item_id != lease.batch_item_id
+    services.annotation_submit(lease=other, by=annotator, answer="no")
+    again = queue.next_item(project=project, annotator=annotator)
+    assert again.batch_item_id == lease.batch_item_id and again.pk != lease.pk
+    services.annotation_submit(lease=again, by=annotator, answer="yes")
+    assert queue.next_item(project=project, annotator=annotator) is None
+
+
+def test_skip_drop_removes_the_item_for_everyone(project):
+    make_batch(project, make_items(project, 1), overlap=2, skip_policy="drop")
+    first, second = annotators_on(project, 2)
+    lease = queue.next_item(project=project, annotator=first)
+    services.lease_skip(lease=lease, by=first)
+    assert BatchItem.objects.get().is_dropped
+    assert queue.next_item(project=project, annotator=second) is None
+
+
+def test_release_frees_the_slot_at_once(project):
+    make_batch(project, make_items(project, 1))
+    first, second = annotators_on(project, 2)
+    lease = queue.next_item(project=project, annotator=first)
+    assert queue.next_item(project=project, annotator=second) is None
+    services.lease_release(lease=lease, by=first)
+    assert queue.next_item(project=project, annotator=second) is not None
+    with pytest.raises(services.LeaseClosed):
+        services.lease_release(lease=lease, by=first)
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+def test_only_managers_create_and_open_batches(project, annotator, manager):
+    items = make_items(project, 2)
+    make_schema(project)
+    with pytest.raises(PermissionDenied):
+        services.batch_create(project=project, by=annotator, name="b", items=items)
+    batch = services.batch_create(
+        project=project, by=manager, name="b", items=Item.objects.filter(project=project)
+    )
+    assert batch.batch_items.count() == 2 and not batch.is_open
+    with pytest.raises(PermissionDenied):
+        services.batch_open(batch=batch, by=annotator)
+    assert services.batch_open(batch=batch, by=manager).is_open
+
+
+def test_batch_ignores_items_of_other_projects(project, manager):
+    from tests.dmops.factories import ProjectFactory
+
+    other = make_items(ProjectFactory(manager=manager, name="other"), 2, prefix="o")
+    mine = make_items(project, 1)
+    batch = make_batch(project, [*mine, *other])
+    assert list(batch.batch_items.values_list("item_id", flat=True)) == [mine[0].pk]
+
+
+def test_batch_rules(project, manager):
+    items = make_items(project, 1)
+    with pytest.raises(DomainError):
+        services.batch_create(project=project, by=manager, name="b", items=items, overlap=0)
+    batch = services.batch_create(project=project, by=manager, name="b", items=[items[0].pk])
+    assert batch.schema_version is None
+    with pytest.raises(DomainError):
+        services.batch_open(batch=batch, by=manager)
+
+
+def test_verification_batch_carries_proposed_labels(project, annotator):
+    items = make_items(project, 2)
+    make_batch(project, items, kind="verification", proposed_labels={items[1].pk: "claim"})
+    lease = queue.next_item(project=project, annotator=annotator)
+    assert lease.batch_item.proposed_label == "claim"
+    assert Batch.objects.get().batch_items.count() == 1
+
+
+def test_guarded_insert_refuses_an_item_that_filled_up_after_the_pick(project):
+    """The pick's count comes from its snapshot; the insert recounts under the row lock, so a
+    stale pick of a full item leases nothing."""
+    make_batch(project, make_items(project, 1), overlap=1)
+    first, second = annotators_on(project, 2)
+    lease = queue.next_item(project=project, annotator=first)
+    now = timezone.now()
+    later = now + timedelta(minutes=1)
+    assert queue._insert_lease_if_room(lease.batch_item_id, second.pk, 1, now, later) is None
+    assert queue._insert_lease_if_room(lease.batch_item_id, second.pk, 2, now, later) is not None
