@@ -87,3 +87,23 @@ def guideline_covers_schema(project: Project) -> CheckResult:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         return CheckResult(False, f"Guideline v{guideline.number} never mentions: {shown}.")
     return CheckResult(True, f"Guideline v{guideline.number} covers all labels.")
+
+
+# --- step 12: deliverables (annotation/services/releases.py, datasheet.py) -------------------
+
+
+@register_check(12, "release_datasheet", "A published release whose datasheet is complete")
+def release_with_complete_datasheet(project: Project) -> CheckResult:
+    from annotation.models import Release
+    from annotation.services.datasheet import datasheet_missing
+
+    releases = Release.objects.filter(project=project, status=Release.Status.PUBLISHED)
+    last_missing: list[str] = []
+    for release in releases.order_by("-number").only("number", "datasheet"):
+        missing = datasheet_missing(release.datasheet)
+        if not missing:
+            return CheckResult(True, f"v{release.number} is published with a full datasheet.")
+        last_missing = last_missing or [f"v{release.number} lacks " + ", ".join(missing)]
+    if not last_missing:
+        return CheckResult(False, "No release has been published yet.")
+    return CheckResult(False, last_missing[0] + ".")
