@@ -126,6 +126,8 @@ STORAGES = {
 # Uploads stream to disk past this size instead of living in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DMOPS_MAX_IMPORT_BYTES = env_int("DMOPS_MAX_IMPORT_BYTES", 2 * 1024**3)
+# A local Hugging Face encoder directory for model verification; unset ⇒ the bundled MiniLM.
+DMOPS_ENCODER_DIR = env_str("DMOPS_ENCODER_DIR") or None
 
 # Production-safe defaults: secure cookies and HSTS whenever DEBUG is off.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -170,6 +172,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60 * 60 + 300)
+# Labelling cannot call evaluation (import direction), so finished pilots are swept for their
+# agreement report every minute (run `celery -A dmops beat` beside the workers).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pilot-reports": {
+        "task": "evaluation.celery_tasks.sweep_pilot_reports",
+        "schedule": 60.0,
+    }
+}
 
 LOGGING = {
     "version": 1,

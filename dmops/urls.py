@@ -38,6 +38,8 @@ urlpatterns = [
     # dmops never imports them.
     path("api/", include("annotation.api_urls")),
     path("", include("annotation.urls")),
+    path("api/", include("evaluation.api_urls")),
+    path("", include("evaluation.urls")),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_board, name="project_board"),
     path("projects/<int:project_id>/goal/", views.project_goal, name="project_goal"),

@@ -20,10 +20,10 @@ def compose():
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_has_the_four_services_with_healthchecks(compose):
-    assert set(compose["services"]) == {"db", "redis", "web", "worker"}
-    for name, service in compose["services"].items():
-        assert "healthcheck" in service, name
+def test_compose_has_the_services_and_healthchecks(compose):
+    assert set(compose["services"]) == {"db", "redis", "web", "worker", "beat"}
+    for name in ("db", "redis", "web", "worker"):
+        assert "healthcheck" in compose["services"][name], name
     assert "pgdata" in compose["volumes"]
 
 
@@ -43,7 +43,8 @@ def test_app_services_point_at_compose_db_and_redis(compose):
 def test_web_migrates_then_serves_wsgi_and_worker_runs_our_celery_app(compose):
     web = " ".join(compose["services"]["web"]["command"])
     assert "manage.py migrate" in web and "gunicorn dmops.wsgi:application" in web
-    assert compose["services"]["worker"]["command"][:3] == ["celery", "-A", "dmops"]
+    assert compose["services"]["worker"]["command"][:4] == ["celery", "-A", "dmops", "worker"]
+    assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "dmops", "beat"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "torch==2.13.0" in dockerfile and "collectstatic" in dockerfile
 

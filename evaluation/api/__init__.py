@@ -1,0 +1,1 @@
+"""REST endpoints of the evaluation app, one module per area."""

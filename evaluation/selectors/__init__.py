@@ -1,0 +1,1 @@
+"""Reads of the evaluation app, one module per area (agreement, quality, review)."""

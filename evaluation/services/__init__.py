@@ -1,0 +1,1 @@
+"""Writes of the evaluation app, one module per area (agreement, quality, review)."""
