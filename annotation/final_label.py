@@ -13,7 +13,8 @@ The rule, per item (first match wins; ``label_rule`` records which):
 
 Otherwise the item has no final label and is left out. A ``send_back`` decision changes
 nothing here: as final_labels.py puts it, the label stays as it is until re-aggregated.
-Judgements from *training* batches (qualification) never count.
+Judgements from *training* batches (qualification) never count, nor yes/no answers on a
+model-proposed label in a verification batch.
 
 Both releases (INSERT … SELECT, annotation/services/releases.py) and the live-project export
 (a server-side cursor, annotation/selectors/releases.py) run this query, so a release and the
@@ -71,8 +72,11 @@ def final_label_rows_sql(
         f"SELECT a.id, a.item_id, a.annotator_id, a.answer FROM {ann_t} a "
         f"JOIN {bi_t} bi ON bi.id = a.batch_item_id JOIN {batch_t} b ON b.id = bi.batch_id "
         "WHERE b.project_id = %s AND b.kind <> %s"
+        " AND NOT (b.kind = %s AND bi.proposed_label <> '')"
     )
-    params += [project_id, Batch.Kind.TRAINING]
+    # Training answers are qualification, and a yes/no on a model-proposed label judges the
+    # proposal, not the item (re-annotation items in verification batches do count).
+    params += [project_id, Batch.Kind.TRAINING, Batch.Kind.VERIFICATION]
     # The one answer of an item judged once (no second lookup: MIN of one value is it).
     single = "MIN(j.answer::text)::jsonb" if pg else "MIN(j.answer)"
     counted = (

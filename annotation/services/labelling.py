@@ -166,13 +166,16 @@ def annotator_pause(*, project: Project, by, user, paused: bool = True) -> Annot
 # --- answers -------------------------------------------------------------------------------
 
 
-def answer_validate(*, schema_version: SchemaVersion | None, answer: Any) -> Any:
+def answer_validate(
+    *, schema_version: SchemaVersion | None, answer: Any, proposed_label: str = ""
+) -> Any:
     """Binary: "yes" / "no" / "unsure"; single: one label key; multi: a list of distinct label
-    keys (empty means none applies); pairwise: "a" / "b" / "tie"."""
+    keys (empty means none applies); pairwise: "a" / "b" / "tie". An item that proposes a label
+    (model verification, pre-annotation) is a yes/no question whatever the schema's task type."""
     if schema_version is None:
         raise DomainError("This batch has no schema, so no answer can be checked.")
     task = schema_version.task_type
-    if task == SchemaVersion.TaskType.BINARY:
+    if task == SchemaVersion.TaskType.BINARY or proposed_label:
         if answer not in BINARY_ANSWERS:
             raise DomainError(f"Answer one of {', '.join(BINARY_ANSWERS)}.")
         return answer
@@ -228,7 +231,11 @@ def annotation_submit(
             )
     if seconds_spent < 0:
         raise DomainError("Time spent cannot be negative.")
-    answer = answer_validate(schema_version=batch.schema_version, answer=answer)
+    answer = answer_validate(
+        schema_version=batch.schema_version,
+        answer=answer,
+        proposed_label=batch_item.proposed_label,
+    )
     annotation = Annotation.objects.create(
         batch_item=batch_item,
         item_id=batch_item.item_id,
