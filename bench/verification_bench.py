@@ -258,7 +258,7 @@ def analyse(
         f"{tag}: 5-fold CV (logreg)", n, lambda: cross_validate(X, y, n_folds=5, n_jobs=n_jobs)
     )
     points = table.timed(
-        f"{tag}: learning curve 4 sizes x 3 seeds",
+        f"{tag}: learning curve (4 sizes x 3)",
         n,
         lambda: learning_curve(
             X, y, fractions=(0.1, 0.25, 0.5, 1.0), seeds=(0, 1, 2), n_jobs=n_jobs

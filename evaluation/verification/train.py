@@ -121,6 +121,11 @@ def _folds(y_index: np.ndarray, n_folds: int, seed: int, multi_label: bool) -> l
     if multi_label:
         # sklearn has no multi-label stratification; shuffled folds are unbiased, just noisier.
         return list(KFold(n_folds, shuffle=True, random_state=seed).split(y_index))
+    # StratifiedKFold refuses more folds than the largest class has members (tiny pilot sets,
+    # e.g. 10 items over 5 labels); use as many folds as it allows rather than failing.
+    n_folds = min(n_folds, int(np.bincount(y_index).max()))
+    if n_folds < 2:
+        raise ValueError("every label has a single item: nothing to cross-validate")
     with warnings.catch_warnings():
         # "least populated class has only m members": folds are still valid.
         warnings.simplefilter("ignore", UserWarning)
@@ -232,7 +237,7 @@ def cross_validate(
     return CVResult(
         classes=classes,
         multi_label=multi_label,
-        n_folds=n_folds,
+        n_folds=len(folds),  # may be fewer than asked for on tiny sets; see _folds
         seed=seed,
         params={
             "C": C,

@@ -181,6 +181,20 @@ def test_cv_string_labels_and_weak_label_baseline() -> None:
     json.dumps(r.to_dict())
 
 
+def test_tiny_pilot_set_uses_fewer_folds() -> None:
+    # 10 items over 5 labels: StratifiedKFold cannot make 5 folds; we fall back to 2.
+    X, _ = make_blobs(10, n_features=4, centers=5, cluster_std=0.5, random_state=0)
+    y = np.repeat(np.arange(5), 2)
+    r = cross_validate(X, y, n_folds=5)
+    assert r.n_folds == 2 and r.oof_pred_probs.shape == (10, 5)
+    points = learning_curve(X, y, fractions=(0.5, 1.0), seeds=(0,))
+    assert [p.n for p in points] == [5, 5]  # >= 1 per class at any fraction
+    with pytest.raises(ValueError):
+        read_learning_curve(points)  # no two distinct sizes: no reading
+    with pytest.raises(ValueError):
+        cross_validate(X[:5], np.arange(5))  # one item per label
+
+
 def test_cv_multi_label() -> None:
     X, _ = make_blobs(500, n_features=10, centers=5, random_state=0)
     W = np.random.default_rng(1).normal(size=(10, 3))
