@@ -13,6 +13,8 @@ import subprocess
 import sys
 
 import pytest
+from celery.backends.redis import RedisBackend
+from celery.result import AsyncResult
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -98,8 +100,14 @@ def test_worker_applies_a_preprocessing_run_sent_through_redis(project, manager,
         project=project, config={"min_words": 3}, created_by=manager
     )
 
-    result = celery_app.send_task("annotation.celery_tasks.run_preprocessing", args=[run.pk])
-    result.get(timeout=120)  # waits on the broker's answer, raising if the job failed
+    # Explicit connection and backend: earlier tests may already have built the app's
+    # (in-process) ones, which are cached for the life of the process.
+    backend = RedisBackend(app=celery_app, url=REDIS_URL)
+    with celery_app.connection_for_write(REDIS_URL) as conn:
+        sent = celery_app.send_task(
+            "annotation.celery_tasks.run_preprocessing", args=[run.pk], connection=conn
+        )
+    AsyncResult(sent.id, backend=backend).get(timeout=120)  # raises if the job failed
 
     run.refresh_from_db()
     assert run.status == "applied" and run.report["kept"] == 1
