@@ -4,6 +4,7 @@ substance goes through the services (pages, API); the admin only edits free-text
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from annotation.models import (
     GuidelineVersion,
@@ -44,6 +45,7 @@ class SourceAdmin(ReadOnlyAdmin):
     list_display = ["name", "project", "format", "licence", "collected_on", "created_at"]
     list_filter = ["format", "licence"]
     search_fields = ["name", "origin_url", "licence_text", "project__name"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_select_related = ["project"]
     readonly_fields = ["project", "format", "options", "licence", "licence_waiver", "created_by",
                        "created_at"]  # fmt: skip

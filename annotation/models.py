@@ -117,8 +117,17 @@ class Item(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items")
+    # Provenance only, so no database-level constraint: the import updates its job's progress
+    # while it inserts, and a per-row FK check against that ever-updated row (whose old
+    # versions the open import cannot prune) made the checks the slowest part of an import.
+    # Django still applies SET_NULL when a job is deleted.
     import_job = models.ForeignKey(
-        ImportJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="items"
+        ImportJob,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="items",
+        db_constraint=False,
     )
     position = models.BigIntegerField(help_text="Line or record number in the imported file.")
     external_id = models.CharField(max_length=255, blank=True)

@@ -340,3 +340,19 @@ def test_rest_items_filter_by_weak_label(api, project, manager):
     assert api.get(url, {"weak_label": "who?"}).json()["count"] == 1
     assert api.get(url).json()["count"] == 3
     assert Item.objects.count() == 3
+
+
+def test_admin_lists_the_annotation_models_read_mostly(client, project, job, manager):
+    from annotation.models import GuidelineVersion, PreprocessingRun, SchemaVersion
+
+    manager.is_staff = manager.is_superuser = True
+    manager.save()
+    client.force_login(manager)
+    for model in (Source, ImportJob, Item, PreprocessingRun, SchemaVersion, GuidelineVersion):
+        name = model._meta.model_name
+        assert client.get(reverse(f"admin:annotation_{name}_changelist")).status_code == 200
+    for obj in (job.source, job, Item.objects.first()):
+        url = reverse(f"admin:annotation_{obj._meta.model_name}_change", args=[obj.pk])
+        assert client.get(url).status_code == 200
+    assert client.get(reverse("admin:annotation_source_add")).status_code == 403
+    assert client.get(reverse("admin:annotation_item_delete", args=[1])).status_code == 403

@@ -24,7 +24,7 @@ Progress = Callable[[int, int], None]  # (rows_read, bytes_read)
 MAX_REJECTIONS_KEPT = 1000
 #: Progress is considered every this many rows and written at most every PROGRESS_INTERVAL s.
 PROGRESS_EVERY_ROWS = 1024
-PROGRESS_INTERVAL = 100000.0  # TEMP EXPERIMENT
+PROGRESS_INTERVAL = 0.5
 
 
 @dataclass

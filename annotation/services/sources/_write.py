@@ -97,11 +97,9 @@ def _insert_postgresql(
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     writer = _ChunkWriter(
         connection.connection,
-        [
-            (f"COPY {stage} ({staged}) FROM STDIN", None),
-            (insert, params),
-            (f"TRUNCATE {stage}", None),
-        ],
+        copy=f"COPY {stage} ({staged}) FROM STDIN",
+        insert=(insert, params),
+        reset=f"TRUNCATE {stage}",
     )
     writer.start()
     dumps, esc = json.dumps, _copy_text
@@ -128,18 +126,17 @@ def _insert_postgresql(
 
 
 class _ChunkWriter(threading.Thread):
-    """Runs COPY + INSERT + TRUNCATE for each chunk on the import's connection.
+    """Runs COPY, INSERT and TRUNCATE for each chunk on the import's connection.
 
     The parsing thread does not use the connection while this thread is alive; psycopg
     connections are thread-safe in any case. An error here is raised in the parsing thread at
     its next ``send`` or at ``finish``.
     """
 
-    def __init__(self, conn, statements: list[tuple[str, Any]]) -> None:
+    def __init__(self, conn, *, copy: str, insert: tuple[str, list[Any]], reset: str) -> None:
         super().__init__(name="import-writer", daemon=True)
         self.conn = conn
-        self.copy_sql = statements[0][0]
-        self.after = statements[1:]
+        self.copy_sql, self.insert, self.reset_sql = copy, insert, reset
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self.created = 0
         self.error: BaseException | None = None
@@ -151,11 +148,9 @@ class _ChunkWriter(threading.Thread):
                 while (chunk := self.chunks.get()) is not None and not self.cancelled:
                     with cursor.copy(self.copy_sql) as copy:
                         copy.write(chunk)
-                    sql, params = self.after[0]
-                    cursor.execute(sql, params)
+                    cursor.execute(*self.insert)
                     self.created += cursor.rowcount
-                    for sql, params in self.after[1:]:
-                        cursor.execute(sql, params)
+                    cursor.execute(self.reset_sql)
         except BaseException as exc:  # noqa: BLE001 - handed to the parsing thread
             self.error = exc
 
