@@ -32,7 +32,7 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotation.models import AnnotatorState, Batch, BatchItem, Lease
+from annotation.models import AnnotatorState, Batch, BatchItem, Lease, QualificationRule
 from dmops.models import Project
 
 # A pick whose guarded insert fails is retried; each retry sees the item that filled up.
@@ -44,8 +44,28 @@ def live_leases(now: datetime) -> QuerySet[Lease]:
     return Lease.objects.filter(state=Lease.State.ACTIVE, expires_at__gt=now)
 
 
-def is_paused(*, project: Project, annotator) -> bool:
-    return AnnotatorState.objects.filter(project=project, user=annotator, paused=True).exists()
+class Refusal:
+    """Why the queue gives an annotator nothing although items may be left."""
+
+    PAUSED = "paused"
+    NOT_QUALIFIED = "not_qualified"
+
+
+def work_refusal(*, project: Project, annotator) -> str | None:
+    """``Refusal.PAUSED`` when a manager paused the annotator; ``Refusal.NOT_QUALIFIED`` when
+    the project has a qualification rule (step 7) they have not passed; else None. One query
+    for a qualified annotator, the common case."""
+    state = (
+        AnnotatorState.objects.filter(project=project, user=annotator)
+        .values_list("paused", "qualified_at")
+        .first()
+    )
+    paused, qualified_at = state or (False, None)
+    if paused:
+        return Refusal.PAUSED
+    if qualified_at is None and QualificationRule.objects.filter(project=project).exists():
+        return Refusal.NOT_QUALIFIED
+    return None
 
 
 def current_lease(*, project: Project, annotator, now: datetime | None = None) -> Lease | None:
@@ -67,9 +87,9 @@ def current_lease(*, project: Project, annotator, now: datetime | None = None) -
 def next_item(*, project: Project, annotator, now: datetime | None = None) -> Lease | None:
     """Lease the next batch item to ``annotator`` (see the module docstring for the rule), or
     return their current live lease with its expiry renewed. ``None`` when nothing is left or
-    the annotator is paused."""
+    the annotator may not work now (see ``work_refusal``)."""
     now = now or timezone.now()
-    if is_paused(project=project, annotator=annotator):
+    if work_refusal(project=project, annotator=annotator) is not None:
         return None
     with transaction.atomic():
         lease = current_lease(project=project, annotator=annotator, now=now)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from annotation.views import guideline, preprocessing, releases, schema, sources
+from annotation.views import (
+    batches,
+    guideline,
+    preprocessing,
+    questions,
+    releases,
+    schema,
+    sources,
+    team,
+    training,
+    workbench,
+)
 
 urlpatterns = [
     *sources.urlpatterns,
     *preprocessing.urlpatterns,
     *schema.urlpatterns,
     *guideline.urlpatterns,
+    *team.urlpatterns,
+    *training.urlpatterns,
+    *batches.urlpatterns,
+    *workbench.urlpatterns,
+    *questions.urlpatterns,
     *releases.urlpatterns,
 ]

@@ -171,12 +171,13 @@ def test_closed_batch_serves_nothing(project, annotator):
 
 def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_queries):
     make_batch(project, make_items(project, 50), overlap=2)
-    # Pause check, then in a transaction (a savepoint inside the test's own): current lease,
-    # open batches, the pick, the guarded insert.
-    with django_assert_num_queries(7):
+    # Who may work (state, then the qualification rule for an annotator without a state row),
+    # then in a transaction (a savepoint inside the test's own): current lease, open batches,
+    # the pick, the guarded insert.
+    with django_assert_num_queries(8):
         assert queue.next_item(project=project, annotator=annotator) is not None
-    # Pause check, then current lease and its renewal in a transaction.
-    with django_assert_num_queries(5):
+    # Who may work, then current lease and its renewal in a transaction.
+    with django_assert_num_queries(6):
         assert queue.next_item(project=project, annotator=annotator) is not None
 
 

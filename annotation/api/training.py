@@ -1,0 +1,3 @@
+"""Placeholder: replaced by the REST endpoints of this area."""
+
+urlpatterns: list = []
