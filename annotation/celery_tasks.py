@@ -37,12 +37,13 @@ WEBHOOK_MAX_RETRIES = 8  # with backoff 2, 4, … capped at 10 min: about 25 min
 
 
 @shared_task(soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, acks_late=True)
-def build_release_files(release_id: int) -> None:
-    """Build a release's export files and publish it; a release no longer building is left
-    alone, so a repeated task does nothing."""
-    from annotation.services.releases import release_build_files
+def build_release(release_id: int) -> None:
+    """Write a building release's rows, datasheet and files, then publish it (or mark it
+    failed). Only a building release is touched and written parts are not redone, so a
+    repeated or redelivered task is harmless."""
+    from annotation.services.release_build import release_build
 
-    release_build_files(release_id=release_id)
+    release_build(release_id=release_id)
 
 
 def _webhook_errors() -> tuple[type[Exception], ...]:

@@ -4,7 +4,8 @@ A built file is served from MEDIA_ROOT in 64 KB chunks (memory stays flat); its 
 the SHA-256 recorded at build time, so ``If-None-Match`` and ``If-Range`` need no disk read.
 Only single byte ranges are served as 206; a multi-range request gets the whole file (200),
 which RFC 9110 allows. Streamed rows (no built file for the request) get a weak ETag: the
-release never changes, so (release, format, split, fields) identifies the bytes.
+release never changes, so (release, format, split, fields) identifies the bytes. A release
+that is building or failed has nothing to download yet: 409.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 
 from annotation.exports import get_exporter, resolve_fields
 from annotation.models import RELEASE_SPLITS, Release
@@ -26,6 +27,21 @@ from annotation.services.releases import release_fields
 from dmops.models import Project
 
 FILE_CHUNK = 64 * 1024
+
+
+class ReleaseNotReady(APIException):
+    status_code = 409
+    default_code = "release_not_ready"
+
+
+def require_published(release: Release) -> None:
+    """409 for a release still building (its rows may not exist yet) or failed (none do)."""
+    if release.status == Release.Status.BUILDING:
+        raise ReleaseNotReady(f"Release v{release.number} is still being built; try again soon.")
+    if release.status != Release.Status.PUBLISHED:
+        raise ReleaseNotReady(f"Release v{release.number} failed to build: {release.error}")
+
+
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -128,6 +144,7 @@ def _iter_bytes(exporter, rows, selected) -> Iterator[bytes]:
 
 def export_response(request: HttpRequest, release: Release) -> HttpResponse:
     """The release's rows (``split``: one split, else all) in ``format``; see module doc."""
+    require_published(release)
     exporter, fields = _query(request)
     split = request.GET.get("split") or None
     if split is not None and split not in RELEASE_SPLITS:
@@ -154,7 +171,9 @@ def export_response(request: HttpRequest, release: Release) -> HttpResponse:
     if _etag_matches(request.headers.get("If-None-Match", ""), etag):
         return HttpResponse(status=304, headers={"ETag": etag})
     chunks = _iter_bytes(
-        exporter, selectors.release_row_dicts(release, split, fmt=exporter.name), selected
+        exporter,
+        selectors.release_row_dicts(release, split, fmt=exporter.name, fields=selected),
+        selected,
     )
     response = StreamingHttpResponse(chunks, content_type=exporter.content_type)
     response["ETag"] = etag

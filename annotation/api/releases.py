@@ -5,9 +5,13 @@ Exports (``GET /api/releases/{id}/export?format=&split=&fields=``):
 * With the default fields, a file built at release time is served: strong ``ETag`` = its
   SHA-256 (``If-None-Match`` → 304), ``Accept-Ranges: bytes`` and single ``Range`` requests
   → 206 with ``Content-Range`` (``If-Range`` honoured; several ranges → the whole file).
-* Otherwise (a ``fields`` choice, a split of the Label Studio file, or before the build job
-  has run) rows are streamed from a server-side cursor with a weak ETag derived from the
-  (immutable) release and the request; no Range support there.
+* Otherwise (a ``fields`` choice, a split of the Label Studio file) rows are streamed from a
+  server-side cursor with a weak ETag derived from the (immutable) release and the request;
+  no Range support there.
+* A release still building or failed: 409 for exports and rows.
+
+Creating a release (``POST /api/projects/{id}/releases/``) answers 202 with the release in
+its *building* state and ``status_url`` (also the ``Location`` header) to poll.
 
 Live-project export (``GET /api/projects/{id}/export``) streams current final labels.
 ``format`` is read by these views themselves, not by DRF's renderer switch.
@@ -15,7 +19,7 @@ Live-project export (``GET /api/projects/{id}/export``) streams current final la
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
@@ -24,7 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.release_http import export_response, live_export_response
+from annotation.api.release_http import export_response, live_export_response, require_published
 from annotation.models import RELEASE_SPLITS, Release, ReleaseFile, ReleaseRow, Webhook
 from annotation.selectors import releases as selectors
 from annotation.services import releases as services
@@ -68,6 +72,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "project",
             "number",
             "status",
+            "progress",
+            "stage",
             "note",
             "known_limitations",
             "split_ratios",
@@ -92,6 +98,13 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     def get_datasheet_markdown(self, release: Release) -> str:
         return datasheet_markdown(release)
+
+
+class ReleaseAcceptedSerializer(ReleaseDetailSerializer):
+    status_url = serializers.CharField(help_text="GET it until status is not building.")
+
+    class Meta(ReleaseDetailSerializer.Meta):
+        fields = [*ReleaseDetailSerializer.Meta.fields, "status_url"]
 
 
 class ReleaseCreateSerializer(serializers.Serializer):
@@ -146,8 +159,10 @@ class ReleaseListCreate(AuthMixin, APIView):
         selectors.require_reader(self.role)
         return Response(ReleaseSerializer(selectors.release_list(self.project), many=True).data)
 
-    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseDetailSerializer})
+    @extend_schema(request=ReleaseCreateSerializer, responses={202: ReleaseAcceptedSerializer})
     def post(self, request, project_id: int):
+        """Record the next release as *building* and queue its build; poll ``status_url``
+        (the release) until ``status`` is published or failed."""
         selectors.require_manager(self.role, "create a release")
         incoming = ReleaseCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -163,7 +178,10 @@ class ReleaseListCreate(AuthMixin, APIView):
             known_limitations=data["known_limitations"],
             note=data["note"],
         )
-        return Response(ReleaseDetailSerializer(release).data, status=201)
+        release.refresh_from_db()  # with no broker the build has already run in-process
+        status_url = reverse("api_release", args=[release.pk])
+        data = {**ReleaseDetailSerializer(release).data, "status_url": status_url}
+        return Response(data, status=202, headers={"Location": status_url})
 
 
 class ReleaseDetail(AuthMixin, APIView):
@@ -195,6 +213,7 @@ class ReleaseRows(AuthMixin, APIView):
     @extend_schema(parameters=[RowsQuerySerializer], responses=ReleaseRowPageSerializer)
     def get(self, request, pk: int):
         release, _ = selectors.release_for_reader(request.user, pk)
+        require_published(release)
         query = RowsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]

@@ -39,6 +39,9 @@ class Release(models.Model):
     row_count = models.PositiveIntegerField(default=0)
     split_counts = models.JSONField(default=dict, blank=True)
     datasheet = models.JSONField(default=dict, blank=True)
+    # The build job (annotation/services/release_build.py) reports here; the page polls it.
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the build.")
+    stage = models.CharField(max_length=120, blank=True, help_text="What the build is doing.")
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -15,7 +15,7 @@ webhook settings         yes      403       403        403
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -42,7 +42,6 @@ CHUNK_SIZE = 5000
 #: encoded again per row (a third of the export's CPU time). Label Studio needs the dicts.
 JSON_PASSTHROUGH_FORMATS = frozenset({"jsonl", "csv", "parquet"})
 READERS = (Membership.Role.MANAGER, Membership.Role.REVIEWER)
-_ROW_COLUMNS = ("item_id", "text", "metadata", "label", "label_rule", "confidence", "split")
 
 
 def require_reader(role: str) -> None:
@@ -96,38 +95,58 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _as_export_row(values: tuple, with_judgements: bool, raw: bool) -> dict[str, Any]:
-    item_id, text, metadata, label, rule, confidence, split = values[:7]
-    judgements = values[7] if with_judgements else None
-    if raw and isinstance(metadata, str):
-        metadata = _Fragment(metadata)
-        judgements = None if judgements is None else _Fragment(judgements)
-    else:
-        metadata = _json(metadata)
-        judgements = None if judgements is None else _json(judgements)
-    return {
-        "id": item_id,
-        "text": text,
-        "label": _json(label),
-        "label_rule": rule,
-        "confidence": confidence,
-        "split": split,
-        "metadata": metadata,
-        "judgements": judgements,
-    }
+#: Export field → ReleaseRow column.
+_COLUMN_OF = {
+    "id": "item_id",
+    "text": "text",
+    "label": "label",
+    "label_rule": "label_rule",
+    "confidence": "confidence",
+    "split": "split",
+    "metadata": "metadata",
+    "judgements": "judgements",
+}
+_JSON_FIELDS = ("label", "metadata", "judgements")
 
 
-def _stream(
-    sql: str, params: list, with_judgements: bool, raw: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Rows of ``sql`` from a server-side cursor (PostgreSQL: a named cursor), decoded with
-    orjson: memory holds one fetch of CHUNK_SIZE rows, whatever the result size.
+def _row_maker(names: tuple[str, ...], fmt: str):
+    """A function turning one fetched tuple into an export dict of ``names``.
+
+    JSON columns arrive as text. For the formats in :data:`JSON_PASSTHROUGH_FORMATS` that text
+    goes out as is (metadata and judgements; the label too for JSONL, where it is JSON
+    anyway) — an orjson Fragment, or for CSV the text itself — instead of being decoded and
+    encoded again per row."""
+    raw = fmt in JSON_PASSTHROUGH_FORMATS and _Fragment is not None
+    passthrough = {"metadata", "judgements"} | ({"label"} if fmt == "jsonl" else set())
+    # A CSV cell holds the JSON text itself: keep the str, no encoder call per cell.
+    kept_as_text = {"metadata", "judgements"} if fmt == "csv" else set()
+    fixes = [
+        (name, _Fragment if raw and name in passthrough else _json)
+        for name in names
+        if name in _JSON_FIELDS and name not in kept_as_text
+    ]
+
+    def make(values: tuple) -> dict[str, Any]:
+        row = dict(zip(names, values, strict=True))
+        for name, convert in fixes:
+            value = row[name]
+            if value is not None:
+                row[name] = convert(value) if isinstance(value, str) else value
+        return row
+
+    return make
+
+
+def _stream(sql: str, params: list, names: tuple[str, ...], fmt: str) -> Iterator[dict[str, Any]]:
+    """Rows of ``sql`` (its columns are ``names``) from a server-side cursor (PostgreSQL: a
+    named cursor): memory holds one fetch of CHUNK_SIZE rows, whatever the result size.
 
     The transaction matters on PostgreSQL: in autocommit Django declares the cursor WITH
     HOLD, and PostgreSQL then computes and stores the *whole* result before the first row
     (the implicit transaction commits at once). Inside one, rows flow as they are fetched.
     A client that goes away closes the generator, which rolls the read-only transaction back.
     """
+    make = _row_maker(names, fmt)
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         if connection.vendor == "postgresql":
             with connection.cursor() as settings_cursor:
@@ -137,8 +156,7 @@ def _stream(
         cursor.execute(sql, params)
         chunks = _prefetched(cursor) if connection.vendor == "postgresql" else _fetched(cursor)
         for rows in chunks:
-            for values in rows:
-                yield _as_export_row(values, with_judgements, raw)
+            yield from map(make, rows)
 
 
 def _fetched(cursor) -> Iterator[list]:
@@ -159,26 +177,38 @@ def _prefetched(cursor) -> Iterator[list]:
 
 
 def release_row_dicts(
-    release: Release, split: str | None = None, *, fmt: str = ""
+    release: Release,
+    split: str | None = None,
+    *,
+    fmt: str = "",
+    fields: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The release's rows (of one split, or all) as export dicts for format ``fmt``, in item
-    order (JSON columns stay JSON text for :data:`JSON_PASSTHROUGH_FORMATS`).
+    order, with the keys ``fields`` (default: every field the release has).
 
+    Only the columns of ``fields`` are read. This matters on PostgreSQL, where turning the
+    jsonb columns (metadata, judgements) into text costs the server about four times as much
+    as reading the rest of the row: ``fields=id,text,label`` streams several times faster.
     The SQL is the queryset's (``.values_list(...)``), run on a server-side cursor with raw
     JSON decoding: the same as ``.iterator(chunk_size=…)`` at about twice the speed, since
     the JSON columns skip Django's per-value ``json.loads``.
     """
+    names = tuple(fields) if fields is not None else _release_fields(release)
+    if "judgements" in names and not release.include_judgements:
+        raise ValueError("this release was made without the judgements")
     rows = ReleaseRow.objects.filter(release=release)
     # Item order (as inserted) through releaserow_unique_item / releaserow_split, which
     # start at the release's first row; id order would let PostgreSQL walk the primary key
     # past every earlier release's rows before the first byte.
     if split:
         rows = rows.filter(split=split)
-    columns = [*_ROW_COLUMNS, "judgements"] if release.include_judgements else _ROW_COLUMNS
-    qs = rows.order_by("item_id").values_list(*columns)
+    qs = rows.order_by("item_id").values_list(*(_COLUMN_OF[name] for name in names))
     sql, params = _raw_json(qs)
-    raw = fmt in JSON_PASSTHROUGH_FORMATS and _Fragment is not None
-    return _stream(sql, list(params), release.include_judgements, raw)
+    return _stream(sql, list(params), names, fmt)
+
+
+def _release_fields(release: Release) -> tuple[str, ...]:
+    return tuple(f for f in _COLUMN_OF if release.include_judgements or f != "judgements")
 
 
 def _raw_json(qs: QuerySet) -> tuple[str, tuple]:
@@ -200,5 +230,5 @@ def live_row_dicts(project: Project, *, fmt: str = "") -> Iterator[dict[str, Any
         "SELECT d.item_id, d.text, d.metadata, d.label, d.label_rule, d.confidence, NULL"
         f" FROM ({sql}) d ORDER BY d.item_id"
     )
-    raw = fmt in JSON_PASSTHROUGH_FORMATS and _Fragment is not None
-    return _stream(sql, params, False, raw)
+    names = ("id", "text", "metadata", "label", "label_rule", "confidence", "split")
+    return _stream(sql, params, names, fmt)

@@ -7,7 +7,10 @@ since annotation cannot import them. A section function takes the release and re
 ``(data, markdown)``, or ``None`` when it has nothing to say (the section is then empty).
 
 Mandatory sections — goal, sources, schema, guideline, label distribution per split, known
-limitations — must not be empty for the step 12 gate to pass (annotation/gates.py).
+limitations, and whatever the apps above declare (evaluation: agreement, when the project ran
+a pilot) — must not be empty for the step 12 gate to pass (annotation/gates.py). A section's
+``mandatory`` may be a function of the release, decided when the datasheet is built and
+stored with it.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from annotation.models import (
     Batch,
     GuidelineVersion,
     PreprocessingRun,
+    QualificationRule,
     ReleaseRow,
     SchemaVersion,
     Source,
+    TrainingItem,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 
 SectionResult = tuple[dict[str, Any], str] | None
 SectionFn = Callable[["Release"], SectionResult]
+Mandatory = bool | Callable[["Release"], bool]
 MAX_ATTRIBUTED_PAGES = 500  # per source in the datasheet; every row's metadata keeps its own
 WIKI_FORMATS = {Source.Format.WIKITEXT, Source.Format.MEDIAWIKI_XML, Source.Format.RENDERED_WIKI}
 
@@ -46,15 +52,37 @@ class DatasheetSection:
     key: str
     title: str
     fn: SectionFn
-    mandatory: bool = False
+    mandatory: Mandatory = False
+
+    def is_mandatory(self, release: Release) -> bool:
+        return self.mandatory(release) if callable(self.mandatory) else self.mandatory
 
 
 _SECTIONS: dict[str, DatasheetSection] = {}
 
 
-def register_datasheet_section(key: str, title: str, fn: SectionFn, *, mandatory: bool = False):
-    """Add (or replace, if ``key`` exists) a datasheet section; returns ``fn``."""
-    _SECTIONS[key] = DatasheetSection(key, title, fn, mandatory)
+def register_datasheet_section(
+    key: str,
+    title: str,
+    fn: SectionFn,
+    *,
+    mandatory: Mandatory = False,
+    before: str | None = None,
+):
+    """Add (or replace, if ``key`` exists) a datasheet section, at the end or just before the
+    section ``before``; returns ``fn``."""
+    section = DatasheetSection(key, title, fn, mandatory)
+    _SECTIONS.pop(key, None)
+    if before is None or before not in _SECTIONS:
+        _SECTIONS[key] = section
+        return fn
+    ordered: dict[str, DatasheetSection] = {}
+    for existing_key, existing in _SECTIONS.items():
+        if existing_key == before:
+            ordered[key] = section
+        ordered[existing_key] = existing
+    _SECTIONS.clear()
+    _SECTIONS.update(ordered)
     return fn
 
 
@@ -72,7 +100,7 @@ def datasheet_build(release: Release) -> dict[str, Any]:
             {
                 "key": section.key,
                 "title": section.title,
-                "mandatory": section.mandatory,
+                "mandatory": section.is_mandatory(release),
                 "empty": not markdown.strip(),
                 "data": data,
                 "markdown": markdown,
@@ -81,11 +109,17 @@ def datasheet_build(release: Release) -> dict[str, Any]:
     return {"generated_at": timezone.now().isoformat(), "sections": out}
 
 
-def datasheet_missing(datasheet: dict[str, Any]) -> list[str]:
-    """Titles of the mandatory sections that are empty (or absent: an older datasheet)."""
+def datasheet_missing(datasheet: dict[str, Any], release: Release | None = None) -> list[str]:
+    """Titles of the mandatory sections that are empty, or absent (a datasheet built before
+    the section existed; one mandatory only for some releases counts when ``release`` is
+    given)."""
     present = {s["key"]: s for s in datasheet.get("sections", [])}
     missing = [s["title"] for s in datasheet.get("sections", []) if s["mandatory"] and s["empty"]]
-    missing += [s.title for s in sections() if s.mandatory and s.key not in present]
+    for section in sections():
+        if section.key in present:
+            continue
+        if section.is_mandatory(release) if release is not None else section.mandatory is True:
+            missing.append(section.title)
     return missing
 
 
@@ -261,6 +295,22 @@ def _annotators(release: Release) -> SectionResult:
     if not stats["judgements"]:
         return None
     md = f"{stats['annotators']} annotators gave {stats['judgements']} judgements."
+    rule = QualificationRule.objects.filter(project=release.project).first()
+    if rule is None:
+        stats["qualification"] = None
+        md += " No qualification rule: every annotator could label without training."
+    else:
+        training = TrainingItem.objects.filter(project=release.project).count()
+        stats["qualification"] = {
+            "min_correct": rule.min_correct,
+            "training_items": training,
+            "max_attempts": rule.max_attempts,
+        }
+        attempts = f"{rule.max_attempts} attempts" if rule.max_attempts else "unlimited attempts"
+        md += (
+            f" Qualification: at least {rule.min_correct} of {training} training items "
+            f"answered correctly ({attempts}) before labelling."
+        )
     return stats, md
 
 

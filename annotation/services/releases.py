@@ -26,29 +26,24 @@ the connection), so the rows go in with one INSERT … SELECT whatever the relea
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, Max
-from django.utils import timezone
+from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from annotation import final_label
-from annotation.exports import ROW_FIELDS, get_exporter
-from annotation.models import RELEASE_SPLITS, Release, ReleaseFile, ReleaseRow
+from annotation.exports import ROW_FIELDS
+from annotation.models import RELEASE_SPLITS, Annotation, Batch, Item, Release, ReleaseRow
 from annotation.services import datasheet
 from dmops.errors import DomainError
 from dmops.models import Project
 
 DEFAULT_RATIOS = {"train": 0.8, "dev": 0.1, "test": 0.1}
-SPLIT_FORMATS = ("jsonl", "csv", "parquet")  # one file per split: load_dataset's layout
-WHOLE_FORMATS = ("labelstudio",)  # one file with every row
+NOTHING_TO_RELEASE = "No active item has a final label yet: there is nothing to release."
 _SPACE = 2**32
 
 
@@ -109,16 +104,19 @@ def release_create(
     known_limitations: str = "",
     note: str = "",
 ) -> Release:
-    """A manager snapshots every active item with a final label (optionally only those in
-    the given batches / sources) as the next release number. Seed and ratios default to the
-    previous release's so splits stay stable. Rows go in with one INSERT … SELECT; the files
-    are built after commit by a Celery job, which then publishes the release."""
+    """A manager asks for the next release number: the release is recorded as *building*
+    and a Celery job (annotation/services/release_build.py) writes its rows, datasheet and
+    files after commit, then publishes it. Seed and ratios default to the previous release's
+    so splits stay stable. Refused at once when no active item (of the chosen batches /
+    sources) has a label yet; the job makes the exact selection."""
     if not project.is_manager(by):
         raise PermissionDenied("Only a project manager can create a release.")
     Project.objects.select_for_update().filter(pk=project.pk).first()  # serialise numbering
     previous = Release.objects.filter(project=project).order_by("-number").first()
     ratios = validate_ratios(ratios or (previous.split_ratios if previous else DEFAULT_RATIOS))
     seed = (seed or (previous.seed if previous else "") or secrets.token_hex(8)).strip()
+    if not _has_labelled_items(project, batch_ids, source_ids):
+        raise DomainError(NOTHING_TO_RELEASE)
     number = (Release.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
     release = Release.objects.create(
         project=project,
@@ -130,7 +128,32 @@ def release_create(
         known_limitations=known_limitations,
         note=note,
         created_by=by,
+        stage="Waiting for a worker",
     )
+    from annotation.celery_tasks import build_release
+
+    transaction.on_commit(lambda: build_release.delay(release.pk))
+    return release
+
+
+def _has_labelled_items(
+    project: Project, batch_ids: Sequence[int], source_ids: Sequence[int]
+) -> bool:
+    # A cheap necessary condition (an aggregate or one counted judgement), so an empty
+    # project is told at once; the job's INSERT … SELECT applies the full rule.
+    items = Item.objects.filter(project=project, is_active=True)
+    if source_ids:
+        items = items.filter(source_id__in=source_ids)
+    if batch_ids:
+        items = items.filter(batch_items__batch_id__in=batch_ids)
+    judged = Annotation.objects.filter(item=OuterRef("pk")).exclude(
+        batch_item__batch__kind=Batch.Kind.TRAINING
+    )
+    return items.filter(Q(final_rule="aggregated") | Exists(judged)).exists()
+
+
+def release_rows_write(release: Release) -> None:
+    """Insert the release's rows (one INSERT … SELECT), then its counts and datasheet."""
     _insert_rows(release)
     counts = dict(
         ReleaseRow.objects.filter(release=release)
@@ -139,16 +162,11 @@ def release_create(
         .order_by()
     )
     if not counts:
-        raise DomainError("No active item has a final label yet: there is nothing to release.")
+        raise DomainError(NOTHING_TO_RELEASE)
     release.split_counts = {s: counts.get(s, 0) for s in RELEASE_SPLITS}
     release.row_count = sum(counts.values())
     release.datasheet = datasheet.datasheet_build(release)
     release.save(update_fields=["split_counts", "row_count", "datasheet"])
-
-    from annotation.celery_tasks import build_release_files
-
-    transaction.on_commit(lambda: build_release_files.delay(release.pk))
-    return release
 
 
 def _insert_rows(release: Release) -> None:
@@ -188,61 +206,3 @@ def release_directory(release: Release) -> Path:
         / f"project-{release.project_id}"
         / f"v{release.number}-{release.pk}"
     )
-
-
-def _mkdir(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-def release_build_files(*, release_id: int) -> Release:
-    """Write every export file of a building release once (atomically, with its SHA-256),
-    then publish it and announce it to the project's webhook. A release that is no longer
-    building is left alone, so running this twice is harmless; a failure marks it failed."""
-    from annotation.selectors.releases import release_row_dicts
-    from annotation.services.webhooks import release_published_notify
-
-    release = Release.objects.select_related("project").get(pk=release_id)
-    if release.status != Release.Status.BUILDING:
-        return release
-    directory = release_directory(release)
-    # Each run writes in its own scratch folder and renames into place, so a redelivered job
-    # running beside the first never interleaves writes to one file (both write equal bytes).
-    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=_mkdir(directory)))
-    fields = release_fields(release)
-    plan = [(f, s) for f in SPLIT_FORMATS for s in RELEASE_SPLITS]
-    plan += [(f, "") for f in WHOLE_FORMATS]
-    try:
-        for fmt, split in plan:
-            exporter = get_exporter(fmt)
-            name = exporter.filename(split or "all")
-            rows = release_row_dicts(release, split or None, fmt=fmt)
-            result = exporter.write_file(rows, scratch / name, fields)
-            path = directory / name
-            os.replace(scratch / name, path)
-            ReleaseFile.objects.update_or_create(
-                release=release,
-                format=fmt,
-                split=split,
-                defaults={
-                    "path": os.path.relpath(path, settings.MEDIA_ROOT),
-                    "sha256": result.sha256,
-                    "byte_count": result.byte_count,
-                    "row_count": result.row_count,
-                },
-            )
-    except Exception as exc:
-        Release.objects.filter(pk=release.pk, status=Release.Status.BUILDING).update(
-            status=Release.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    with transaction.atomic():
-        published = Release.objects.filter(pk=release.pk, status=Release.Status.BUILDING).update(
-            status=Release.Status.PUBLISHED, published_at=timezone.now()
-        )
-        release.refresh_from_db()
-        if published:
-            release_published_notify(release=release)
-    return release

@@ -2,8 +2,9 @@
 
 Managers and reviewers see releases and download them (the links go to the REST export,
 which takes the session too); only managers create releases or export the live project.
-Annotators and outsiders get 403. While a release's files are being built the page polls
-its status fragment with htmx.
+Annotators and outsiders get 403. Creating a release only records it as building and queues
+the build job (annotation/services/release_build.py); the release page polls its body as an
+htmx fragment every second until the job has published or failed it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def release_list_page(request: HttpRequest, project_id: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Release v{release.number} created; building its files.")
+            messages.success(request, f"Release v{release.number} is being built.")
             return redirect("release", project_id=project.pk, number=release.number)
     return render(
         request, "annotation/releases/list.html", _context(project, role, form), status=400
@@ -108,7 +109,11 @@ def release_page(request: HttpRequest, project_id: int, number: int) -> HttpResp
         "release": release,
         "is_manager": role == Membership.Role.MANAGER,
         "files": list(release.files.all()),
-        "datasheet": markdown.render(datasheet_markdown(release)),
+        "datasheet": (
+            markdown.render(datasheet_markdown(release))
+            if release.status == Release.Status.PUBLISHED
+            else None
+        ),
     }
     template = "annotation/releases/detail.html"
     if request.htmx and request.GET.get("fragment") == "status":

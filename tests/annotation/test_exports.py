@@ -17,7 +17,7 @@ import pytest
 
 from annotation.exports import EXPORTERS, ROW_FIELDS, get_exporter, sha256_of_chunks
 from annotation.exports._common import dumps, dumps_stdlib
-from annotation.exports.csv import encode_row, iter_csv
+from annotation.exports.csv import encode_row, iter_csv, unescape_cell
 from annotation.exports.jsonl import iter_jsonl
 from annotation.exports.labelstudio import iter_labelstudio, labelstudio_config
 from annotation.exports.parquet import write_parquet
@@ -115,6 +115,64 @@ def test_csv_encoding_matches_stdlib_writer(cells: list) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(cells)
     assert encode_row(cells) == buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=SUM(A1:A9)",
+        "+1+1",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1)",
+        "\tindented",
+        "\rreturn",
+        '=HYPERLINK("http://x","click")',
+    ],
+)
+def test_csv_cells_that_look_like_formulas_are_escaped(text: str) -> None:
+    row = {"id": 7, "text": text, "label": text, "metadata": {"note": text}}
+    data = b"".join(iter_csv([row], fields=["id", "text", "label", "metadata", "confidence"]))
+    (record,) = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+    assert record["text"] == record["label"] == "'" + text  # a spreadsheet shows it as text
+    assert unescape_cell(record["text"]) == text
+    assert json.loads(record["metadata"]) == {"note": text}  # JSON cells start with {
+
+
+def test_csv_fast_path_encodes_every_kind_of_cell_like_the_reference() -> None:
+    from django.utils.safestring import mark_safe
+
+    from annotation.exports.csv import _cell
+
+    cells = [
+        None,
+        0,
+        -1.5,
+        True,
+        "",
+        "plain",
+        'q"uote',
+        "a,b",
+        "l\nf",
+        "=1",
+        "-x",
+        "@y",
+        "\tz",
+        mark_safe("=safe,str"),
+        {"k": [1, "=2"]},
+        ["a", "b"],
+        "émoji 🎉",
+    ]
+    assert encode_row(cells) == ",".join(map(_cell, cells)) + "\r\n"
+    assert encode_row([""]) == '""\r\n'
+
+
+def test_csv_escaping_leaves_other_cells_alone() -> None:
+    row = {"id": -3, "text": "a = b - c", "label": "'quoted'", "confidence": -0.5}
+    data = b"".join(iter_csv([row], fields=["id", "text", "label", "confidence"]))
+    assert data.splitlines()[1] == b"-3,a = b - c,'quoted',-0.5"
+    assert unescape_cell("'quoted'") == "'quoted'"
+    jsonl = b"".join(iter_jsonl([{"id": 1, "text": "=1+1"}], fields=["id", "text"]))
+    assert json.loads(jsonl)["text"] == "=1+1"  # JSONL is not a spreadsheet format
 
 
 def test_csv_bom_option() -> None:

@@ -242,7 +242,7 @@ def test_first_chunk_arrives_before_all_rows_are_read(
         )
         for i in range(3000)
     )
-    release = create_release(project, manager, known_limitations="x")  # files not built
+    release = create_release(project, manager, known_limitations="x")
     pulled = {"n": 0}
     original = release_selectors.release_row_dicts
 
@@ -252,7 +252,8 @@ def test_first_chunk_arrives_before_all_rows_are_read(
             yield row
 
     monkeypatch.setattr(release_selectors, "release_row_dicts", counting)
-    response = manager_api.get(export_url(release, format="jsonl"))
+    # A field choice has no built file: the rows stream from the database.
+    response = manager_api.get(export_url(release, format="jsonl", fields="id,text,label"))
     assert isinstance(response, StreamingHttpResponse)
     chunks = iter(response.streaming_content)
     first = next(chunks)
@@ -281,7 +282,7 @@ def test_manager_creates_a_release_over_the_api(
     manager_api, project, manager, media, django_capture_on_commit_callbacks
 ):
     make_annotated_project(project, manager)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as build_job:
         response = manager_api.post(
             f"/api/projects/{project.pk}/releases/",
             {
@@ -291,18 +292,36 @@ def test_manager_creates_a_release_over_the_api(
             },
             format="json",
         )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     data = response.json()
-    assert data["number"] == 1 and data["row_count"] == 36 and data["seed"] == "abc"
-    assert "## Known limitations" in data["datasheet_markdown"]
-    detail = manager_api.get(f"/api/releases/{data['id']}/").json()
-    assert detail["status"] == "published" and len(detail["files"]) == 10
+    assert (data["number"], data["status"], data["seed"], data["row_count"]) == (
+        1,
+        "building",
+        "abc",
+        0,
+    )
+    assert data["status_url"] == response["Location"] == f"/api/releases/{data['id']}/"
+    # Nothing to download while it builds.
+    waiting = manager_api.get(export_url(Release.objects.get(pk=data["id"]), format="jsonl"))
+    assert waiting.status_code == 409
+    assert manager_api.get(f"/api/releases/{data['id']}/rows").status_code == 409
+    build_job[0]()  # the Celery job, run in-process
+    detail = manager_api.get(data["status_url"]).json()
+    assert detail["status"] == "published" and detail["progress"] == 100
+    assert detail["row_count"] == 36 and len(detail["files"]) == 10
+    assert "## Known limitations" in detail["datasheet_markdown"]
     listed = manager_api.get(f"/api/projects/{project.pk}/releases/").json()
     assert [r["number"] for r in listed] == [1]
     bad = manager_api.post(
         f"/api/projects/{project.pk}/releases/", {"split_ratios": {"train": 2}}, format="json"
     )
     assert bad.status_code == 400
+
+
+def test_a_failed_release_cannot_be_downloaded(manager_api, release):
+    Release.objects.filter(pk=release.pk).update(status=Release.Status.FAILED, error="disk full")
+    response = manager_api.get(export_url(release, format="csv", split="test"))
+    assert response.status_code == 409 and "disk full" in response.json()["detail"]
 
 
 def test_live_export_streams_current_final_labels(manager_api, project, manager):
@@ -343,7 +362,7 @@ def test_permissions_on_every_endpoint(api, release, personas, persona):
     created = api.post(
         f"/api/projects/{project.pk}/releases/", {"known_limitations": "x"}, format="json"
     )
-    assert created.status_code == (201 if persona == "manager" else 403)
+    assert created.status_code == (202 if persona == "manager" else 403)
     webhook = api.put(
         f"/api/projects/{project.pk}/webhook/", {"url": "http://127.0.0.1:9/hook"}, format="json"
     )
@@ -356,8 +375,18 @@ def body_status(response) -> int:
 
 
 def test_anonymous_requests_are_401(api, release):
-    for url in (f"/api/releases/{release.pk}/", export_url(release, format="jsonl")):
-        assert api.get(url).status_code == 401
+    project = release.project
+    for url in (
+        f"/api/projects/{project.pk}/releases/",
+        f"/api/releases/{release.pk}/",
+        export_url(release, format="jsonl"),
+        f"/api/releases/{release.pk}/rows",
+        f"/api/projects/{project.pk}/export?format=csv",
+    ):
+        assert api.get(url).status_code == 401, url
+    created = api.post(f"/api/projects/{project.pk}/releases/", {}, format="json")
+    assert created.status_code == 401
+    assert Release.objects.filter(project=project).count() == 1
 
 
 def test_missing_release_is_404(manager_api, release):

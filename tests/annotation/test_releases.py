@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse
 from django.utils import timezone
 
 from annotation.models import (
@@ -24,6 +23,7 @@ from annotation.models import (
 )
 from annotation.selectors.releases import live_row_dicts
 from annotation.services import datasheet
+from annotation.services.release_build import release_build
 from annotation.services.releases import release_create, split_of
 from dmops import services as dmops_services
 from dmops.errors import DomainError
@@ -106,10 +106,23 @@ def make_annotated_project(project, manager, *, n_single: int = 30, wiki: bool =
     return {"source": source, "batch": main, "groups": groups, "users": users}
 
 
-def create_release(project, manager, **kw) -> Release:
+def create_release(project, manager, *, build: bool = True, **kw) -> Release:
+    """Ask for a release as the page does and (``build``) run its build job in-process, as
+    the on-commit Celery task would; the release comes back as the job left it."""
     kw.setdefault("known_limitations", LIMITS)
     kw.setdefault("seed", "fixed-seed")
-    return release_create(project=project, by=manager, **kw)
+    release = release_create(project=project, by=manager, **kw)
+    if build:
+        release_build(release_id=release.pk)
+        release.refresh_from_db()
+    return release
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Build jobs write release files under MEDIA_ROOT: keep them in the test's folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -216,7 +229,7 @@ def test_items_that_stay_keep_their_split(project, manager, annotated):
     for _ in range(20):
         it = ItemFactory(source=annotated["source"], final_label="no", final_rule="aggregated")
         assert it.pk not in before
-    v2 = release_create(project=project, by=manager, known_limitations=LIMITS)  # seed inherited
+    v2 = create_release(project, manager, seed=None)  # seed inherited
     assert v2.seed == "s1" and v2.number == 2
     after = dict(v2.rows.values_list("item_id", "split"))
     stayed = set(before) & set(after)
@@ -300,12 +313,31 @@ def test_datasheet_is_complete_from_the_project_record(project, manager, annotat
     assert "oldid=1234" in _section(release, "sources")["markdown"]
     pre = _section(release, "preprocessing")["data"]
     assert pre["report"]["kept"] == 45 and "pii_examples" not in pre["report"]
-    assert _section(release, "annotators")["data"] == {"annotators": 3, "judgements": 39}
+    assert _section(release, "annotators")["data"] == {
+        "annotators": 3,
+        "judgements": 39,
+        "qualification": None,
+    }
     dist = _section(release, "label_distribution")["data"]["per_split"]
     assert sum(sum(c.values()) for c in dist.values()) == release.row_count
     markdown = datasheet.datasheet_markdown(release)
     for title in ("Goal", "Sources and licences", "Schema", "Guideline", "Known limitations"):
         assert f"## {title}" in markdown
+
+
+def test_datasheet_states_the_qualification_rule(project, manager, annotated):
+    from annotation.models import QualificationRule, TrainingItem
+
+    QualificationRule.objects.create(project=project, min_correct=4, max_attempts=2)
+    for item in annotated["groups"]["single"][:5]:
+        TrainingItem.objects.create(project=project, item=item, answer="yes")
+    annotators = _section(create_release(project, manager), "annotators")
+    assert annotators["data"]["qualification"] == {
+        "min_correct": 4,
+        "training_items": 5,
+        "max_attempts": 2,
+    }
+    assert "at least 4 of 5 training items" in annotators["markdown"]
 
 
 def test_empty_mandatory_sections_are_named(project, manager, annotated):
@@ -345,56 +377,3 @@ def test_step_12_gate_needs_a_published_release_with_a_full_datasheet(
 
 def test_release_numbers_count_up(project, manager, annotated):
     assert [create_release(project, manager).number for _ in range(3)] == [1, 2, 3]
-
-
-# --- pages -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [("manager", 200), ("reviewer", 200), ("annotator", 403), ("outsider", 403)],
-)
-def test_release_pages_permissions(
-    client, project, manager, annotated, personas, persona, expected
-):
-    release = create_release(project, manager)
-    client.force_login(personas[persona])
-    for url in (
-        reverse("releases", args=[project.pk]),
-        reverse("release", args=[project.pk, release.number]),
-    ):
-        assert client.get(url).status_code == expected, url
-
-
-@pytest.mark.parametrize("persona", ["reviewer", "annotator", "outsider"])
-def test_only_managers_create_releases_from_the_page(client, project, annotated, personas, persona):
-    client.force_login(personas[persona])
-    response = client.post(reverse("releases", args=[project.pk]), {"known_limitations": "x"})
-    assert response.status_code == 403
-    assert not Release.objects.exists()
-
-
-def test_manager_creates_a_release_from_the_page(
-    client, project, manager, annotated, django_capture_on_commit_callbacks, settings, tmp_path
-):
-    settings.MEDIA_ROOT = tmp_path
-    client.force_login(manager)
-    page = client.get(reverse("releases", args=[project.pk]))
-    assert b"New release" in page.content
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("releases", args=[project.pk]),
-            {"train": 0.8, "dev": 0.1, "test": 0.1, "seed": "", "known_limitations": LIMITS},
-        )
-    assert response.status_code == 302
-    release = Release.objects.get()
-    assert release.status == Release.Status.PUBLISHED
-    detail = client.get(response.url)
-    assert (
-        b"Datasheet" in detail.content and release.files.first().sha256.encode() in detail.content
-    )
-
-
-def test_reviewer_sees_no_create_form(client, project, reviewer, annotated):
-    client.force_login(reviewer)
-    assert b"New release" not in client.get(reverse("releases", args=[project.pk])).content
