@@ -115,7 +115,11 @@ class Item(models.Model):
     """One unit of text to label. ``raw_text`` is kept as imported so pre-processing can be
     undone until step 3 is signed off; ``text`` is what annotators see."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the (project, …) indexes below all start with it. Every index costs
+    # each imported row an insertion (see bench/README.md, "Import").
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items")
     # Provenance only, so no database-level constraint: the import updates its job's progress
     # while it inserts, and a per-row FK check against that ever-updated row (whose old
@@ -152,9 +156,10 @@ class Item(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "text_hash"], name="item_unique_text")
         ]
+        # No (project, is_active) index: nearly every item is active, so it narrows nothing,
+        # and the queries that filter on it read other columns from the table anyway.
         indexes = [
             models.Index(fields=["project", "source", "position"], name="item_source_order"),
-            models.Index(fields=["project", "is_active"], name="item_active"),
         ]
 
     def __str__(self) -> str:

@@ -3,9 +3,9 @@
 A parser is a callable ``parse(stream, options) -> Iterator[ParsedRow | Rejection]``. It reads a
 *binary* stream (a Django ``UploadedFile`` or an ``open(path, "rb")`` file) incrementally and
 never holds the whole file (the one exception is ``wikitext``, a single article that the wiki
-parser needs whole); the caller enforces the size limit and writes the rows (COPY, one
-transaction). Rows come out lazily, so the caller can stream them into COPY. Pure Python:
-nothing here imports Django.
+parser needs whole, capped at 2 MiB); the caller enforces the size limit, decompresses
+(:mod:`annotation.sources.compression`) and writes the rows (COPY, one transaction). Rows come
+out lazily, so the caller can stream them into COPY. Pure Python: nothing here imports Django.
 
 Fatal vs per-row
 ================
@@ -194,6 +194,12 @@ def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
 
 
 # --- building rows ---------------------------------------------------------------------------
+
+
+def json_constant_as_null(name: str) -> None:
+    """``parse_constant`` for json: Python's json reads ``NaN`` and ``Infinity``, which are not
+    JSON and which PostgreSQL's jsonb (and SQLite's JSON check) refuse, so they become null."""
+    return None
 
 
 def unstorable_reason(value: Any) -> str | None:

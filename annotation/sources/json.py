@@ -21,6 +21,7 @@ from annotation.sources.base import (
     ParsedRow,
     ParseOptions,
     Rejection,
+    json_constant_as_null,
     row_from_mapping,
 )
 
@@ -29,7 +30,7 @@ CHUNK_SIZE = 1 << 20
 MAX_ELEMENT_CHARS = 256 << 20
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_scan_once = make_scanner(json.JSONDecoder())
+_scan_once = make_scanner(json.JSONDecoder(parse_constant=json_constant_as_null))
 _BOM = b"\xef\xbb\xbf"
 
 

@@ -2,8 +2,8 @@
 
 Three formats share one pipeline (render prose -> split sentences -> attach cleanup labels):
 
-* ``wikitext``: a ``.wiki`` file holding the source of **one** article; its title comes from
-  ``options.title``.
+* ``wikitext``: a ``.wiki`` file holding the source of **one** article (at most
+  ``MAX_ARTICLE_BYTES``, read whole); its title comes from ``options.title``.
 * ``mediawiki_xml``: a MediaWiki XML export or dump (``Special:Export``, ``pages-articles``),
   streamed page by page with ``iterparse``; namespace-agnostic (any export schema version).
   Only main-namespace (``ns`` 0) pages that are not redirects are read, and of a page with
@@ -44,6 +44,12 @@ _BRACKETED = re.compile(r"\[([^\[\]\n]{1,90})\]")
 #: Footnote calls and edit links in rendered text: [1], [a], [note 3], [nb 2], [edit].
 _FOOTNOTE = re.compile(r"(?:\d{1,4}|[a-z]|(?:note|nb|n) ?\d{1,3}|edit)")
 
+
+#: A ``.wiki`` upload is one article, parsed whole (mwparserfromhell needs the whole text): the
+#: cap is MediaWiki's default ``$wgMaxArticleSize`` (also Wikipedia's), so no real page is
+#: refused, and parsing one costs ~70 MB at most (measured: 4 MiB of wikitext took ~140 MB).
+#: MediaWiki XML pages are parsed whole too, and are under that size by construction.
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 
 #: The rendered-text parser splits this many lines at a time, so a long file stays streamed.
 RENDERED_BATCH_LINES = 500
@@ -96,9 +102,17 @@ class _Pipeline:
 
 def parse_wikitext(stream: IO[bytes], options: ParseOptions) -> Iterator[ParsedRow | Rejection]:
     """One article's wikitext; the title is ``options.title``."""
-    raw = stream.read()  # one article: a few hundred KB at most, and the parser needs it whole
+    # The wiki parser needs the article whole; the cap keeps that bounded (see MAX_ARTICLE_BYTES).
+    raw = stream.read(MAX_ARTICLE_BYTES + 1)
     if isinstance(raw, str):
         raise TypeError("parsers need a binary stream: open the file with 'rb'")
+    if len(raw) > MAX_ARTICLE_BYTES:
+        raise ImportFormatError(
+            None,
+            f"a wikitext file holds one article, and this one is over {MAX_ARTICLE_BYTES:,} bytes "
+            "(2 MiB, the largest page MediaWiki accepts by default); to import many articles, "
+            "upload a MediaWiki XML export, which is read page by page",
+        )
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:

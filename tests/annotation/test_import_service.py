@@ -1,5 +1,6 @@
-"""Step 2 imports through the services: every format, all-or-nothing failures, dedupe,
-rejections, idempotent tasks, progress, licence waivers."""
+"""Step 2 imports through the services: every format, all-or-nothing failures, dedupe and
+rejections. Tasks and progress are in test_import_task.py, sources and waivers in
+test_sources_service.py."""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 
-from annotation import gates
-from annotation.celery_tasks import run_import_job
 from annotation.models import ImportJob, Item, Source
 from annotation.preprocessing import text_hash
 from annotation.services import sources as services
@@ -155,6 +152,15 @@ def test_wikitext_sentences_carry_weak_labels(project, manager):
     assert sum("citation needed" in labels for labels in labelled.values()) == 7
 
 
+def test_metadata_with_nan_and_huge_integers_imports(project, manager):
+    # Python's json reads both; JSON has no NaN (it becomes null), orjson no integers over 64 bits.
+    content = b'{"text": "Odd numbers.", "score": NaN, "big": 123456789012345678901234567890}\n'
+    job = do_import(project, manager, content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    metadata = Item.objects.get(import_job=job).metadata
+    assert metadata == {"score": None, "big": 123456789012345678901234567890}
+
+
 # --- all or nothing ---------------------------------------------------------------------------
 
 
@@ -240,7 +246,8 @@ def test_a_database_error_in_the_writer_fails_the_job_cleanly(
     def corrupt_third_chunk(value):
         calls.append(value)
         # metadata of the 5th row (3rd chunk) becomes invalid JSON: the COPY fails in PostgreSQL
-        return real(value) + ("{" if value.startswith('{"n": 5') else "")
+        fifth = value.startswith("{") and json.loads(value).get("n") == 5
+        return real(value) + ("{" if fifth else "")
 
     monkeypatch.setattr(_write, "_copy_text", corrupt_third_chunk)
     content = b"".join(b'{"text": "Row %d.", "n": %d}\n' % (i, i) for i in range(1, 9))
@@ -335,188 +342,3 @@ def test_dedupe_hash_agrees_with_the_preprocessing_hash():
     ]
     for text in samples:
         assert services.dedupe_hash(text) == text_hash(text), text
-
-
-# --- the task ---------------------------------------------------------------------------------
-
-
-def test_running_the_task_twice_imports_once(project, manager):
-    source = new_source(project, manager)
-    upload = SimpleUploadedFile("d.jsonl", b'{"text": "Once."}\n')
-    job = services.import_job_create(source=source, by=manager, uploaded_file=upload)
-    run_import_job(job.pk)
-    run_import_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == ImportJob.Status.SUCCEEDED and job.items_created == 1
-    assert Item.objects.count() == 1
-    assert services.import_job_run(job_id=job.pk) is None  # finished: nothing to do
-
-
-def test_an_unclaimed_job_is_not_run(project, manager):
-    source = new_source(project, manager)
-    upload = SimpleUploadedFile("d.jsonl", b'{"text": "Waiting."}\n')
-    job = services.import_job_create(source=source, by=manager, uploaded_file=upload)
-    assert services.import_job_run(job_id=job.pk) is None
-    assert services.import_job_claim(job_id=job.pk) is True
-    assert services.import_job_claim(job_id=job.pk) is False
-
-
-def test_the_import_is_queued_on_commit(project, manager, django_capture_on_commit_callbacks):
-    source = new_source(project, manager)
-    upload = SimpleUploadedFile("d.jsonl", b'{"text": "Queued."}\n')
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        job = services.import_job_create(source=source, by=manager, uploaded_file=upload)
-        assert Item.objects.count() == 0  # nothing before the commit
-    assert len(callbacks) == 1
-    job.refresh_from_db()
-    assert job.status == ImportJob.Status.SUCCEEDED and job.finished_at >= job.started_at
-
-
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
-@pytest.mark.django_db(transaction=True)
-def test_progress_is_visible_to_other_connections_while_the_import_runs(
-    project, manager, monkeypatch
-):
-    monkeypatch.setattr(_rows, "PROGRESS_EVERY_ROWS", 100)
-    monkeypatch.setattr(_rows, "PROGRESS_INTERVAL", 0)
-    source = new_source(project, manager)
-    content = b"".join(b'{"text": "Row %d."}\n' % i for i in range(1000))
-    upload = SimpleUploadedFile("d.jsonl", content)
-    job = services.import_job_create(source=source, by=manager, uploaded_file=upload)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.PENDING)  # undo eager run
-    Item.objects.all().delete()
-    job.upload.save("again.jsonl", SimpleUploadedFile("d.jsonl", content))  # it was deleted
-    assert services.import_job_claim(job_id=job.pk)
-    seen = []
-
-    def observe(rows_read, bytes_read):
-        # What a polling page sees: another connection, outside the import's transaction.
-        other = connections.create_connection(DEFAULT_DB_ALIAS)
-        try:
-            with other.cursor() as cursor:
-                cursor.execute(
-                    "SELECT status, rows_read, bytes_read FROM annotation_importjob WHERE id = %s",
-                    [job.pk],
-                )
-                status, rows, read = cursor.fetchone()
-                cursor.execute("SELECT count(*) FROM annotation_item")
-                items = cursor.fetchone()[0]
-        finally:
-            other.close()
-        seen.append((rows_read, status, rows, read, items))
-
-    services.import_job_run(job_id=job.pk, progress=observe)
-    job.refresh_from_db()
-    assert job.status == ImportJob.Status.SUCCEEDED and job.items_created == 1000
-    assert len(seen) == 10
-    for rows_read, status, rows, read, items in seen:
-        assert status == ImportJob.Status.RUNNING
-        assert rows == rows_read > 0 and 0 < read <= len(content)
-        assert items == 0  # the items stay invisible until the import commits
-
-
-def test_progress_callback_is_called_on_sqlite_too(project, manager, monkeypatch):
-    monkeypatch.setattr(_rows, "PROGRESS_EVERY_ROWS", 2)
-    monkeypatch.setattr(_rows, "PROGRESS_INTERVAL", 0)
-    source = new_source(project, manager)
-    upload = SimpleUploadedFile("d.jsonl", b'{"text": "a"}\n{"text": "b"}\n{"text": "c"}\n')
-    job = services.import_job_create(source=source, by=manager, uploaded_file=upload)
-    services.import_job_claim(job_id=job.pk)
-    calls = []
-    services.import_job_run(job_id=job.pk, progress=lambda rows, read: calls.append(rows))
-    assert calls == [2]
-
-
-# --- sources, permissions, licence waiver -----------------------------------------------------
-
-
-@pytest.mark.parametrize("persona", ["reviewer", "annotator", "outsider"])
-def test_only_managers_add_sources_upload_and_waive(project, manager, personas, persona):
-    user = personas[persona]
-    with pytest.raises(PermissionDenied):
-        new_source(project, user)
-    source = new_source(project, manager, licence=Source.Licence.UNKNOWN)
-    with pytest.raises(PermissionDenied):
-        services.import_job_create(
-            source=source, by=user, uploaded_file=SimpleUploadedFile("d.jsonl", b"{}")
-        )
-    with pytest.raises(PermissionDenied):
-        services.source_waive_licence(source=source, by=user, reason="fine")
-    assert not ImportJob.objects.exists()
-
-
-def test_source_records_provenance_and_checks_options(project, manager):
-    source = new_source(
-        project,
-        manager,
-        "csv",
-        name="  Talk pages ",
-        origin_url="https://example.org/dump",
-        licence=Source.Licence.CC_BY_SA_4,
-        licence_text="Wikipedia contributors",
-        notes="Sampled in May.",
-        options={"text_field": "body", "metadata_fields": "a, b", "delimiter": "\\t"},
-    )
-    assert source.name == "Talk pages" and source.created_by == manager
-    assert source.options == {
-        "text_field": "body",
-        "metadata_fields": ["a", "b"],
-        "delimiter": "\t",
-    }
-    with pytest.raises(DomainError, match="title not used by the csv format"):
-        new_source(project, manager, "csv", options={"title": "x"})
-    with pytest.raises(DomainError, match="language must be one of"):
-        new_source(project, manager, "wikitext", options={"language": "xx"})
-    with pytest.raises(DomainError) as caught:
-        new_source(project, manager, "jsonl", origin_url="not a url")
-    assert "origin_url" in caught.value.message_dict
-    with pytest.raises(DomainError):
-        new_source(project, manager, "docx")
-
-
-def test_licence_waiver_clears_the_step_2_gate(project, manager):
-    source = new_source(project, manager, licence=Source.Licence.UNKNOWN, name="Scraped forum")
-    assert not gates.licences_known(project).passed
-    with pytest.raises(DomainError):
-        services.source_waive_licence(source=source, by=manager, reason="  ")
-    services.source_waive_licence(source=source, by=manager, reason="Internal use, legal OK'd.")
-    assert gates.licences_known(project).passed
-    known = new_source(project, manager)
-    with pytest.raises(DomainError, match="nothing to waive"):
-        services.source_waive_licence(source=known, by=manager, reason="x")
-
-
-def test_a_source_and_its_upload_are_created_together_or_not_at_all(project, manager, settings):
-    settings.DMOPS_MAX_IMPORT_BYTES = 5
-    with pytest.raises(DomainError):
-        services.source_create_with_upload(
-            project=project,
-            by=manager,
-            uploaded_file=SimpleUploadedFile("d.jsonl", b"123456"),
-            name="Too big",
-            format="jsonl",
-        )
-    assert not Source.objects.exists()
-
-
-def test_has_source_gate_passes_after_an_import(project, manager):
-    assert not gates.has_source(project).passed
-    do_import(project, manager, b'{"text": "Something."}\n')
-    assert gates.has_source(project).passed
-
-
-def test_demo_seeder_imports_the_bundled_article(
-    project, manager, django_capture_on_commit_callbacks
-):
-    from annotation.demo import DEMO_SOURCE_NAME, seed_demo_source
-
-    with django_capture_on_commit_callbacks(execute=True):
-        seed_demo_source(project, {"maya": manager})
-    source = Source.objects.get(project=project, name=DEMO_SOURCE_NAME)
-    assert source.licence == Source.Licence.CC_BY_SA_4 and "CC BY-SA" in source.licence_text
-    job = source.imports.get()
-    assert job.status == ImportJob.Status.SUCCEEDED and job.items_created == 31
-    seed_demo_source(project, {"maya": manager})  # idempotent
-    assert Source.objects.filter(project=project).count() == 1
-    assert default_storage.exists(job.upload.name or "nothing") is False

@@ -356,3 +356,28 @@ def test_admin_lists_the_annotation_models_read_mostly(client, project, job, man
         assert client.get(url).status_code == 200
     assert client.get(reverse("admin:annotation_source_add")).status_code == 403
     assert client.get(reverse("admin:annotation_item_delete", args=[1])).status_code == 403
+
+
+def test_rest_upload_of_a_bzip2_wikipedia_dump(
+    api, project, manager, django_capture_on_commit_callbacks
+):
+    import bz2
+
+    from tests.annotation.test_wikitext import XML
+
+    api.force_authenticate(manager)
+    dump = bz2.compress(XML.format(version="0.11").encode())
+    data = {
+        "file": upload("enwiki-sample-pages-articles.xml.bz2", dump),
+        "name": "Wikipedia sample",
+        "format": "mediawiki_xml",
+        "licence": "cc-by-sa-4.0",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/projects/{project.pk}/sources/", data, format="multipart")
+    assert response.status_code == 201, response.content
+    report = api.get(f"/api/import-jobs/{response.json()['import_job']['id']}/").json()
+    assert report["status"] == "succeeded" and report["items_created"] == 5
+    assert report["file_size"] == len(dump) and report["progress_percent"] == 100
+    flagged = api.get(f"/api/projects/{project.pk}/items/", {"weak_label": "who?"}).json()
+    assert [i["text"] for i in flagged["results"]] == ["Alpha is first."]

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.utils import timezone
 
@@ -68,6 +69,15 @@ def _item_constants(job: ImportJob) -> tuple[list[str], list[str], list[Any]]:
     return columns, sql, params
 
 
+def _dumps(value: Any) -> str:
+    """JSON for a jsonb column. orjson is several times faster than json; it does not take
+    integers over 64 bits, which json writes as they are (the parsers turn NaN into null)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def _copy_text(value: str) -> str:
     """Escape a value for COPY's text format (backslash, tab, newline, carriage return)."""
     return (
@@ -95,6 +105,15 @@ def _insert_postgresql(
             # Check foreign keys per chunk, in the writer thread while the parser goes on,
             # rather than all of them at commit once the parsing is done.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            # Not waiting for the WAL flush at commit is safe here: a server crash in the
+            # moment after the commit can only lose this import as a whole, never corrupt
+            # data or touch other transactions. The import is all or nothing anyway, and its
+            # job's SUCCEEDED goes with it (the job reads as interrupted, as after a worker
+            # crash mid-import). LOCAL: this transaction only.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            # Each chunk's ORDER BY sorts CHUNK_ROWS rows; the default 4 MB spills to disk
+            # once rows carry some metadata.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
     writer = _ChunkWriter(
         connection.connection,
         copy=f"COPY {stage} ({staged}) FROM STDIN",
@@ -102,7 +121,7 @@ def _insert_postgresql(
         reset=f"TRUNCATE {stage}",
     )
     writer.start()
-    dumps, esc = json.dumps, _copy_text
+    dumps, esc = _dumps, _copy_text
     lines: list[str] = []
     try:
         for row, digest in rows:
