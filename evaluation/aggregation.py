@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
 from evaluation.agreement.matrix import (
     MISSING,
@@ -123,6 +122,8 @@ def dawid_skene(
     if smoothing < 0 or max_iter < 1:
         raise ValueError("smoothing must be >= 0 and max_iter >= 1")
     gold_items, gold_labels = _gold_arrays(gold, n_items, k)
+    # Imported here so that loading this module (web processes do) does not load SciPy.
+    from scipy import sparse
 
     rows, cols = np.nonzero(m != MISSING)
     codes = m[rows, cols]

@@ -60,6 +60,7 @@ class SchemaLabelSerializer(serializers.ModelSerializer):
             "positive_examples",
             "negative_examples",
             "order",
+            "value",
         ]
         read_only_fields = ["id", "order"]
 
@@ -81,6 +82,7 @@ class SchemaVersionSerializer(serializers.ModelSerializer):
             "task_type",
             "question",
             "note",
+            "label_scale",
             "is_final",
             "is_frozen",
             "finalised_by",
@@ -140,6 +142,7 @@ class SchemaVersionListCreate(AuthMixin, generics.ListCreateAPIView):
             task_type=data["task_type"],
             question=data.get("question", ""),
             note=data.get("note", ""),
+            label_scale=data.get("label_scale", SchemaVersion.LabelScale.NOMINAL),
             labels=_labels(data),
         )
 

@@ -17,6 +17,14 @@ class SchemaVersion(models.Model):
         MULTI = "multi", "Multi-label"
         PAIRWISE = "pairwise", "Pairwise comparison"
 
+    class LabelScale(models.TextChoices):
+        """How single-label answers relate, which decides the agreement metric (Krippendorff's
+        levels of measurement): unordered, ordered by label position, or spaced by value."""
+
+        NOMINAL = "nominal", "Nominal (unordered labels)"
+        ORDINAL = "ordinal", "Ordinal (labels ordered by position)"
+        INTERVAL = "interval", "Interval (labels carry evenly comparable numeric values)"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="schema_versions")
     number = models.PositiveIntegerField()
     task_type = models.CharField(max_length=10, choices=TaskType.choices)
@@ -24,6 +32,12 @@ class SchemaVersion(models.Model):
         max_length=500, blank=True, help_text="For binary verification: the yes/no question."
     )
     note = models.TextField(blank=True)
+    label_scale = models.CharField(
+        max_length=10,
+        choices=LabelScale.choices,
+        default=LabelScale.NOMINAL,
+        help_text="Single-label schemas: whether the labels are ordered (for agreement).",
+    )
     is_final = models.BooleanField(default=False)
     finalised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -58,6 +72,8 @@ class Label(models.Model):
     positive_examples = models.JSONField(default=list, blank=True)
     negative_examples = models.JSONField(default=list, blank=True)
     order = models.PositiveIntegerField(default=0)
+    # On an interval scale, the label's number (e.g. 1..5 stars); empty = its position.
+    value = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["schema_version", "order", "pk"]

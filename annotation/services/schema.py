@@ -42,8 +42,9 @@ LABEL_FIELDS = (
     "question",
     "positive_examples",
     "negative_examples",
+    "value",
 )
-VERSION_FIELDS = ("task_type", "question", "note")
+VERSION_FIELDS = ("task_type", "question", "note", "label_scale")
 
 
 def schema_version_is_frozen(version: SchemaVersion) -> bool:
@@ -82,6 +83,18 @@ def _examples(value: Any, field: str) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
+def _number(value: Any, key: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DomainError({"value": f"The value of {key or 'a label'} must be a number."}) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise DomainError({"value": f"The value of {key or 'a label'} must be a finite number."})
+    return number
+
+
 def _clean_label(data: Mapping[str, Any]) -> dict[str, Any]:
     """One label's fields, normalised, with the per-label rules applied."""
     unknown = set(data) - set(LABEL_FIELDS) - {"order"}
@@ -116,6 +129,7 @@ def _clean_label(data: Mapping[str, Any]) -> dict[str, Any]:
         "question": str(data.get("question") or "").strip(),
         "positive_examples": _examples(data.get("positive_examples"), "positive_examples"),
         "negative_examples": _examples(data.get("negative_examples"), "negative_examples"),
+        "value": _number(data.get("value"), key),
     }
     if len(cleaned["category"]) > 100:
         raise DomainError({"category": "A category name is at most 100 characters."})
@@ -178,7 +192,28 @@ def _clean_version_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             raise DomainError({"question": "The question is at most 500 characters."})
     if "note" in cleaned:
         cleaned["note"] = str(cleaned["note"] or "").strip()
+    scale = cleaned.get("label_scale")
+    if scale is not None and scale not in SchemaVersion.LabelScale.values:
+        known = ", ".join(SchemaVersion.LabelScale.values)
+        raise DomainError({"label_scale": f"Unknown scale {scale!r}; use one of {known}."})
     return cleaned
+
+
+def _check_scale(task_type: str, scale: str, values: Sequence[float | None]) -> None:
+    """Ordered scales are for single-label schemas; an interval scale numbers every label
+    or none (then positions are the numbers), with no two labels on the same number."""
+    if scale == SchemaVersion.LabelScale.NOMINAL:
+        return
+    if task_type != TaskType.SINGLE:
+        raise DomainError(
+            {"label_scale": "Only single-label schemas have ordered labels; use nominal."}
+        )
+    given = [v for v in values if v is not None]
+    if scale == SchemaVersion.LabelScale.INTERVAL and given:
+        if len(given) != len(values):
+            raise DomainError({"value": "On an interval scale give every label a value, or none."})
+        if len(set(given)) != len(given):
+            raise DomainError({"value": "Two labels have the same value."})
 
 
 def _existing(version: SchemaVersion, *, excluding: Label | None = None) -> list[dict]:
@@ -202,13 +237,16 @@ def schema_version_create(
     task_type: str,
     question: str = "",
     note: str = "",
+    label_scale: str = SchemaVersion.LabelScale.NOMINAL,
     labels: Sequence[Mapping[str, Any]] | None = None,
 ) -> SchemaVersion:
     """Create the next draft version. Managers only. A label set given here must satisfy every
     label rule, including the minimum count for the task type; with no labels the draft starts
     empty and labels are added one by one."""
     _require_manager(project, by, "design the schema")
-    fields = _clean_version_fields({"task_type": task_type, "question": question, "note": note})
+    fields = _clean_version_fields(
+        {"task_type": task_type, "question": question, "note": note, "label_scale": label_scale}
+    )
     cleaned = [_clean_label(label) for label in labels or []]
     _check_label_set(fields["task_type"], cleaned)
     if labels:
@@ -258,6 +296,7 @@ def schema_version_new_from(*, version: SchemaVersion, by, note: str = "") -> Sc
         project=project,
         number=_next_number(project),
         task_type=version.task_type,
+        label_scale=version.label_scale,
         question=version.question,
         note=note.strip() or f"Copied from v{version.number}.",
         created_by=by,
@@ -276,9 +315,10 @@ def schema_version_finalise(*, version: SchemaVersion, by) -> SchemaVersion:
     version = SchemaVersion.objects.select_for_update().get(pk=version.pk)
     if version.is_final:
         raise DomainError(f"Schema v{version.number} is already final.")
-    labels = list(version.labels.values("key", "hotkey", "question"))
+    labels = list(version.labels.values("key", "hotkey", "question", "value"))
     _check_label_count(version.task_type, len(labels))
     _check_label_set(version.task_type, labels)
+    _check_scale(version.task_type, version.label_scale, [label["value"] for label in labels])
     if version.task_type == TaskType.BINARY and not version.question.strip():
         unasked = [label["key"] for label in labels if not label["question"].strip()]
         if unasked:

@@ -41,6 +41,14 @@ class VersionSettingsForm(forms.Form):
         "citation?”. Leave empty when every label asks its own.",
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    label_scale = forms.ChoiceField(
+        required=False,
+        choices=SchemaVersion.LabelScale.choices,
+        initial=SchemaVersion.LabelScale.NOMINAL,
+        label="Label scale",
+        help_text="Single label only: ordered labels (e.g. a 1–5 rating) get ordinal or "
+        "interval agreement; ordinal uses the label order, interval their values.",
+    )
 
 
 class LabelForm(forms.Form):
@@ -57,6 +65,9 @@ class LabelForm(forms.Form):
     )
     negative_examples = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line."
+    )
+    value = forms.FloatField(
+        required=False, help_text="Interval scale only: the label's number (e.g. its stars)."
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -140,6 +151,7 @@ def _context(project, role, version: SchemaVersion | None, **extra) -> dict:
                 "task_type": version.task_type,
                 "question": version.question,
                 "note": version.note,
+                "label_scale": version.label_scale,
             }
         )
     context.update(extra)
@@ -218,7 +230,10 @@ def schema_settings(request: HttpRequest, project_id: int, number: int) -> HttpR
     try:
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
-        services.schema_version_update(version=version, by=request.user, **form.cleaned_data)
+        fields = dict(form.cleaned_data)
+        if not fields["label_scale"]:
+            del fields["label_scale"]  # a form without the field keeps the scale
+        services.schema_version_update(version=version, by=request.user, **fields)
     except ValidationError as exc:
         context = {"errors": exc.messages, "settings_form": form}
         return _page(request, project, role, version, status=400, **context)

@@ -23,8 +23,6 @@ from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import cohen_kappa_score
 
 from evaluation.agreement.matrix import (
     MISSING,
@@ -146,6 +144,11 @@ def cohen_kappa_matrix(
     reliability figure). Each pair is scored by ``sklearn.metrics.cohen_kappa_score``; pairs
     are few, so the Python loop is over annotator pairs, never over items.
     """
+    # scikit-learn costs ~2.5 s and ~100 MB to import; web processes load this module through
+    # the gate registry and should not pay for it unless a kappa is computed.
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import cohen_kappa_score
+
     m = validate_matrix(matrix)
     k = n_categories_of(m, n_categories)
     n_annotators = m.shape[1]

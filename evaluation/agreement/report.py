@@ -63,6 +63,7 @@ def agreement_report(
     values: ArrayLike | None = None,
     skew_threshold: float = 0.8,
     max_listed_disagreements: int = 100,
+    scale_level: str | None = None,
 ) -> dict[str, Any]:
     """Every agreement figure for one reliability matrix, as a JSON-serialisable dict.
 
@@ -71,6 +72,9 @@ def agreement_report(
     are nominal); ``values`` optionally maps codes to numbers for interval/ratio alpha.
     Confidence intervals are percentile item-bootstrap intervals over ``n_resamples`` resamples
     shared by all coefficients (``seed`` makes them reproducible; ``n_resamples=0`` skips them).
+    ``scale_level`` (ordinal, interval or ratio), for a scheme whose labels are ordered, adds
+    ``krippendorff_alpha_scale``: alpha at that level with its interval from the same resamples
+    (the same seed draws the same items), beside the nominal figure.
     Undefined figures are None, with a ``reason``. Item indices are matrix rows (map them back
     with the ``item_index`` returned by ``reliability_matrix``); at most
     ``max_listed_disagreements`` are listed, the count is always complete.
@@ -84,24 +88,35 @@ def agreement_report(
     per_item = counts.sum(axis=1)
     n_judgements = int(per_item.sum())
 
+    if scale_level is not None and scale_level not in LEVELS:
+        raise ValueError(f"scale_level must be one of {LEVELS}, not {scale_level!r}")
     names = ("krippendorff_alpha", "gwet_ac1", "fleiss_kappa", "percent_agreement")
     estimates, replicates = bootstrap_distributions(
         m, names, max(n_resamples, 1), seed, level=level, n_categories=k, values=values
     )
-    coefficients: dict[str, dict[str, Any]] = {}
-    for name in names:
-        entry: dict[str, Any] = {"value": estimates[name], "ci": None, "reason": None}
-        if math.isnan(estimates[name]):
+
+    def entry_for(name: str, estimate: float, reps: np.ndarray) -> dict[str, Any]:
+        entry: dict[str, Any] = {"value": estimate, "ci": None, "reason": None}
+        if math.isnan(estimate):
             entry["reason"] = _undefined_reason(name, counts, k)
         elif n_resamples > 0:
-            low, high = percentile_interval(replicates[name], confidence)
+            low, high = percentile_interval(reps, confidence)
             entry["ci"] = {
                 "low": low,
                 "high": high,
-                "n_valid_resamples": int(np.isfinite(replicates[name]).sum()),
+                "n_valid_resamples": int(np.isfinite(reps).sum()),
             }
-        coefficients[name] = entry
+        return entry
+
+    coefficients = {name: entry_for(name, estimates[name], replicates[name]) for name in names}
     coefficients["krippendorff_alpha"]["level"] = level
+    if scale_level is not None and scale_level != level:
+        alpha = "krippendorff_alpha"
+        scaled, scaled_reps = bootstrap_distributions(
+            m, [alpha], max(n_resamples, 1), seed, level=scale_level, n_categories=k, values=values
+        )
+        entry = entry_for(alpha, scaled[alpha], scaled_reps[alpha])
+        coefficients["krippendorff_alpha_scale"] = {**entry, "level": scale_level}
     coefficients["fleiss_kappa"]["method"] = "Gwet (2014) generalisation for unequal counts"
 
     kappas = cohen_kappa_matrix(m, k)

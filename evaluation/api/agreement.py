@@ -4,7 +4,7 @@ and opening the main batches. Same services and rules as the pages."""
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -60,7 +60,10 @@ class ReportSerializer(ReportBriefSerializer):
             "Every figure: percent_agreement, fleiss_kappa, gwet_ac1, krippendorff_alpha (each "
             "{value, ci: {low, high, n_valid_resamples}, reason}), cohen_kappa.pairwise (in the "
             "order of annotators), per_label, confusion, disagreement.items (item_id, text, "
-            "answers), prevalence_skew, bootstrap."
+            "answers), prevalence_skew, bootstrap; krippendorff_alpha_scale (ordinal/interval) "
+            "when the schema's labels are ordered. Multi-label schemas (multi_label: true): "
+            "krippendorff_alpha with the MASI distance, krippendorff_alpha_jaccard, exact-set "
+            "percent_agreement, per_label yes/no figures with CIs and their label_mean."
         ),
     )
 
@@ -168,6 +171,51 @@ class MainBatchesOpen(APIView):
         return Response({"opened": [b.pk for b in opened]})
 
 
+class IntervalSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class PilotHistoryRowSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(source="n", help_text="1 for the first pilot run, and so on.")
+    report = serializers.IntegerField(source="report.pk")
+    batch = serializers.IntegerField(source="report.batch_id")
+    batch_name = serializers.CharField(source="report.batch.name")
+    guideline_version = serializers.IntegerField(source="guideline", allow_null=True)
+    mixed_guidelines = serializers.BooleanField(source="report.mixed_guidelines")
+    alpha = serializers.FloatField(allow_null=True, help_text="The alpha the step 9 gate reads.")
+    alpha_level = serializers.CharField(help_text="nominal | ordinal | interval | masi")
+    alpha_ci = serializers.SerializerMethodField()
+    gwet_ac1 = serializers.FloatField(source="ac1", allow_null=True)
+    gwet_ac1_ci = serializers.SerializerMethodField()
+    computed_at = serializers.DateTimeField(source="report.computed_at")
+
+    @staticmethod
+    def _interval(ci) -> dict | None:
+        return {"low": ci[0], "high": ci[1]} if ci else None
+
+    @extend_schema_field(IntervalSerializer(allow_null=True))
+    def get_alpha_ci(self, row) -> dict | None:
+        return self._interval(row["alpha_ci"])
+
+    @extend_schema_field(IntervalSerializer(allow_null=True))
+    def get_gwet_ac1_ci(self, row) -> dict | None:
+        return self._interval(row["ac1_ci"])
+
+
+class PilotHistory(APIView):
+    """Agreement pilot by pilot (completed pilots, oldest first) with 95 % bootstrap intervals:
+    the data of the chart on the agreement page. Annotators in blind mode: closed pilots only."""
+
+    permission_classes = [permissions.IsAuthenticated, IsProjectMember]
+
+    @extend_schema(responses=PilotHistoryRowSerializer(many=True))
+    def get(self, request, project_id: int):
+        history = selectors.pilot_history(self.project, self.role)
+        rows = selectors.pilot_history_rows(history)
+        return Response(PilotHistoryRowSerializer(rows, many=True).data)
+
+
 class QualitySettingsDetail(APIView):
     permission_classes = [permissions.IsAuthenticated, IsProjectMember, IsManagerOrReadOnly]
 
@@ -199,6 +247,11 @@ urlpatterns = [
         name="api_agreement_report",
     ),
     path("projects/<int:project_id>/pilots/", PilotCreate.as_view(), name="api_pilots"),
+    path(
+        "projects/<int:project_id>/pilot-history/",
+        PilotHistory.as_view(),
+        name="api_pilot_history",
+    ),
     path(
         "projects/<int:project_id>/main-batches/open/",
         MainBatchesOpen.as_view(),

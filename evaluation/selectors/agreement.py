@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from annotation.models import Annotation, Batch, BatchItem, GuidelineVersion, SchemaVersion
+from annotation.selectors.questions import my_questions
 from dmops.models import Membership, Project
 from dmops.steps import CheckResult
 from evaluation.agreement import MISSING, reliability_matrix
@@ -20,10 +21,6 @@ from evaluation.models import RELIABLE_ALPHA, AgreementReport, QualitySettings
 
 BINARY_CATEGORIES = ["yes", "no", "unsure"]
 PAIRWISE_CATEGORIES = ["a", "b", "tie"]
-MULTI_LABEL_MESSAGE = (
-    "Agreement is not computed for multi-label schemas: an answer is a set of labels, which "
-    "nominal coefficients cannot compare. Review disagreements item by item instead."
-)
 SEES_EVERYTHING = (Membership.Role.MANAGER, Membership.Role.REVIEWER)
 
 
@@ -45,6 +42,44 @@ def categories_for(schema: SchemaVersion | None) -> list[str] | None:
     if schema.task_type == SchemaVersion.TaskType.SINGLE:
         return list(schema.labels.order_by("order", "pk").values_list("key", flat=True))
     return None
+
+
+def multi_labels_for(schema: SchemaVersion | None) -> list[str] | None:
+    """Label keys of a multi-label schema in order (agreement per label); None otherwise."""
+    if schema is None or schema.task_type != SchemaVersion.TaskType.MULTI:
+        return None
+    return list(schema.labels.order_by("order", "pk").values_list("key", flat=True))
+
+
+def scale_for(schema: SchemaVersion | None) -> tuple[str | None, list[float] | None]:
+    """The level of measurement of a single-label schema's ordered labels and, on an interval
+    scale, each label's number in code order (None: their positions). (None, None) when the
+    labels are unordered."""
+    if schema is None or schema.task_type != SchemaVersion.TaskType.SINGLE:
+        return None, None
+    if schema.label_scale == SchemaVersion.LabelScale.NOMINAL:
+        return None, None
+    values = list(schema.labels.order_by("order", "pk").values_list("value", flat=True))
+    if schema.label_scale != SchemaVersion.LabelScale.INTERVAL or None in values:
+        return schema.label_scale, None
+    return schema.label_scale, values
+
+
+def answer_set(key: str) -> frozenset:
+    """The label set behind a multi-label answer key (see :func:`answer_key`)."""
+    if key.startswith("["):
+        return frozenset(str(label) for label in json.loads(key))
+    return frozenset([key])
+
+
+def questions_on_items(project: Project, user, role: str, item_ids: list[int]) -> dict[int, list]:
+    """Questions asked on each item, as the user may see them (managers and reviewers: all;
+    annotators: their own and promoted ones), oldest first; one query."""
+    by_item: dict[int, list] = {}
+    questions = my_questions(project, user, role).filter(item_id__in=item_ids)
+    for question in questions.order_by("created_at", "pk"):
+        by_item.setdefault(question.item_id, []).append(question)
+    return by_item
 
 
 def current_schema(project: Project) -> SchemaVersion | None:
@@ -153,15 +188,56 @@ def pilot_batches(project: Project) -> QuerySet[Batch]:
     return Batch.objects.filter(project=project, kind=Batch.Kind.PILOT).order_by("created_at", "pk")
 
 
-def pilot_history(project: Project) -> list[AgreementReport]:
-    """Completed pilot reports in the order the pilots were run: agreement version by version."""
-    return list(
-        AgreementReport.objects.filter(
-            project=project, batch__kind=Batch.Kind.PILOT, status=AgreementReport.Status.DONE
-        )
-        .select_related("batch", "guideline_version")
-        .order_by("batch__created_at", "batch_id")
+def pilot_history(project: Project, role: str | None = None) -> list[AgreementReport]:
+    """Completed pilot reports in the order the pilots were run: agreement version by version.
+    With a ``role``, what that member may see (blind mode hides open pilots from annotators);
+    without, all of them (the gate)."""
+    reports = AgreementReport.objects.filter(
+        project=project, batch__kind=Batch.Kind.PILOT, status=AgreementReport.Status.DONE
     )
+    if role is not None and not can_see_reports(role) and quality_settings_for(project).blind_mode:
+        reports = reports.filter(batch__is_open=False)
+    return list(
+        reports.select_related("batch", "guideline_version").order_by(
+            "batch__created_at", "batch_id"
+        )
+    )
+
+
+def _figure(results: dict[str, Any], key: str) -> tuple[float | None, tuple[float, float] | None]:
+    entry = results.get(key) or {}
+    value, ci = entry.get("value"), entry.get("ci")
+    interval = (ci["low"], ci["high"]) if ci and ci.get("low") is not None else None
+    return value, interval
+
+
+def pilot_history_rows(history: list[AgreementReport]) -> list[dict[str, Any]]:
+    """One row per pilot: the gate's alpha and AC1 with their intervals (from the stored
+    results, so nothing is recomputed)."""
+    rows = []
+    for n, report in enumerate(history, 1):
+        results = report.results or {}
+        alpha_key = "krippendorff_alpha_scale" if "krippendorff_alpha_scale" in results else None
+        alpha, alpha_ci = _figure(results, alpha_key or "krippendorff_alpha")
+        if results.get("multi_label"):
+            ac1, ac1_ci = _figure(results.get("label_mean") or {}, "gwet_ac1")
+        else:
+            ac1, ac1_ci = _figure(results, "gwet_ac1")
+        level = (results.get(alpha_key or "krippendorff_alpha") or {}).get("level", "nominal")
+        guideline = report.guideline_version.number if report.guideline_version else None
+        rows.append(
+            {
+                "n": n,
+                "report": report,
+                "guideline": guideline,
+                "alpha": report.alpha if alpha is None else alpha,
+                "alpha_ci": alpha_ci,
+                "alpha_level": level,
+                "ac1": report.gwet_ac1 if ac1 is None else ac1,
+                "ac1_ci": ac1_ci,
+            }
+        )
+    return rows
 
 
 def latest_pilot_report(project: Project) -> AgreementReport | None:
@@ -195,7 +271,10 @@ def pilot_gate(project: Project) -> CheckResult:
     if report.alpha is None:
         why = report.message or "alpha is undefined for it"
         return CheckResult(False, f"{name}: no agreement figure ({why}).")
-    figure = f"{name}: α = {report.alpha:.3f}"
+    results = report.results or {}
+    gate_alpha = results.get("krippendorff_alpha_scale") or results.get("krippendorff_alpha") or {}
+    level = gate_alpha.get("level") or "nominal"
+    figure = f"{name}: α{'' if level == 'nominal' else f' ({level})'} = {report.alpha:.3f}"
     if report.alpha < threshold:
         then = (
             f" Guideline revised to v{current.number} since: run a new pilot under it."

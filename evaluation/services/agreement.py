@@ -16,6 +16,7 @@ from annotation.services import pilot as pilot_services
 from dmops.errors import DomainError
 from dmops.models import Project
 from evaluation.agreement import agreement_report
+from evaluation.agreement.multilabel import multilabel_report
 from evaluation.models import AgreementReport, QualitySettings
 from evaluation.selectors import agreement as selectors
 
@@ -121,15 +122,25 @@ def _guideline_used(annotations) -> tuple[GuidelineVersion | None, bool]:
     return newest, len(ids) > 1
 
 
+def _shown(answer_key: str, multi: bool) -> str:
+    if not multi:
+        return answer_key
+    return ", ".join(sorted(selectors.answer_set(answer_key))) or "(none)"
+
+
 def _disagreement_detail(report: dict, j: selectors.Judgements, usernames: dict) -> list[dict]:
     """Replace the report's disagreement row indices by each item's id, text and answers."""
     rows = report["disagreement"]["items"]
+    multi = bool(report.get("multi_label"))
     ids = [int(j.item_ids[r]) for r in rows]
     texts = dict(Item.objects.filter(pk__in=ids).values_list("pk", "text"))
     detail = []
     for row, item_id in zip(rows, ids, strict=True):
         answers = [
-            {"annotator": usernames.get(int(j.annotator_ids[col]), "?"), "answer": j.categories[c]}
+            {
+                "annotator": usernames.get(int(j.annotator_ids[col]), "?"),
+                "answer": _shown(j.categories[c], multi),
+            }
             for col, c in enumerate(j.matrix[row].tolist())
             if c >= 0
         ]
@@ -137,13 +148,44 @@ def _disagreement_detail(report: dict, j: selectors.Judgements, usernames: dict)
     return detail
 
 
+def _figures(annotations, schema) -> tuple[dict[str, Any], selectors.Judgements | None]:
+    """The report's figures for the schema's kind of answer, and the matrix they came from."""
+    categories = selectors.categories_for(schema)
+    if categories is not None:
+        j = selectors.judgement_matrix(annotations, categories)
+        level, values = selectors.scale_for(schema)
+        results = agreement_report(
+            j.matrix,
+            categories,
+            n_resamples=N_RESAMPLES,
+            seed=0,
+            scale_level=level,
+            values=values,
+        )
+        return results, j
+    labels = selectors.multi_labels_for(schema)
+    if labels is None:
+        return {}, None
+    # Every distinct label set is one code; per-label and set-distance figures come from it.
+    j = selectors.judgement_matrix(annotations)
+    sets = [selectors.answer_set(key) for key in j.categories]
+    return multilabel_report(j.matrix, sets, labels, n_resamples=N_RESAMPLES, seed=0), j
+
+
+def _gate_alpha(results: dict[str, Any]) -> dict[str, Any]:
+    """The alpha the gate reads: at the schema's level when its labels are ordered (the
+    nominal figure would count a near miss on a rating scale as a full disagreement), else
+    nominal; for multi-label answers, alpha with the MASI set distance."""
+    return results.get("krippendorff_alpha_scale") or results.get("krippendorff_alpha") or {}
+
+
 def agreement_report_compute(*, report_id: int) -> AgreementReport:
     """Compute every figure of the report from the batch's Annotation rows and store them.
 
     The matrix comes from one query (reliability_matrix); the figures are
-    ``evaluation.agreement.agreement_report`` with a 1 000-resample item bootstrap (seed 0, so
-    a recomputation on the same judgements gives the same numbers). Multi-label schemas get no
-    figures, with the reason in ``message``.
+    ``evaluation.agreement.agreement_report`` (or ``multilabel_report`` for set answers) with a
+    1 000-resample item bootstrap (seed 0, so a recomputation on the same judgements gives the
+    same numbers). ``alpha`` is the figure the gate reads (see ``_gate_alpha``).
     """
     report = AgreementReport.objects.select_related("batch__schema_version").get(pk=report_id)
     batch = report.batch
@@ -151,14 +193,11 @@ def agreement_report_compute(*, report_id: int) -> AgreementReport:
     report.schema_version = batch.schema_version
     report.guideline_version, report.mixed_guidelines = _guideline_used(annotations)
     report.threshold = selectors.quality_settings_for(batch.project).alpha_threshold
-    categories = selectors.categories_for(batch.schema_version)
-    results: dict[str, Any] = {}
+    results, j = _figures(annotations, batch.schema_version)
     message = ""
-    if categories is None:
-        message = selectors.MULTI_LABEL_MESSAGE
+    if j is None:
+        message = "Agreement needs a schema: this batch has none."
     else:
-        j = selectors.judgement_matrix(annotations, categories)
-        results = agreement_report(j.matrix, categories, n_resamples=N_RESAMPLES, seed=0)
         users = get_user_model().objects.filter(pk__in=j.annotator_ids.tolist())
         usernames = dict(users.values_list("pk", "username"))
         results["annotators"] = [
@@ -166,13 +205,14 @@ def agreement_report_compute(*, report_id: int) -> AgreementReport:
         ]
         results["item_ids"] = [int(i) for i in j.item_ids]
         results["disagreement"]["items"] = _disagreement_detail(results, j, usernames)
-        alpha = results["krippendorff_alpha"]
+        alpha = _gate_alpha(results)
         if alpha["value"] is None:
             message = alpha["reason"] or ""
     report.results = results
     report.message = message
-    report.alpha = (results.get("krippendorff_alpha") or {}).get("value")
-    report.gwet_ac1 = (results.get("gwet_ac1") or {}).get("value")
+    report.alpha = _gate_alpha(results).get("value")
+    ac1 = results.get("gwet_ac1") or (results.get("label_mean") or {}).get("gwet_ac1") or {}
+    report.gwet_ac1 = ac1.get("value")
     report.percent_agreement = (results.get("percent_agreement") or {}).get("value")
     report.n_items = results.get("n_items", 0)
     report.n_annotators = results.get("n_annotators", 0)

@@ -25,12 +25,19 @@ from dmops.steps import evaluate_checks
 from evaluation.models import RELIABLE_ALPHA, AgreementReport
 from evaluation.selectors import agreement as selectors
 from evaluation.services import agreement as services
+from evaluation.views.agreement_chart import pilot_chart
 
 COEFFICIENTS = (
     ("percent_agreement", "Observed agreement"),
     ("krippendorff_alpha", "Krippendorff's α (nominal)"),
+    ("krippendorff_alpha_scale", "Krippendorff's α ({level})"),
     ("fleiss_kappa", "Fleiss' κ"),
     ("gwet_ac1", "Gwet's AC1"),
+)
+MULTI_LABEL_COEFFICIENTS = (
+    ("percent_agreement", "Exact-set agreement"),
+    ("krippendorff_alpha", "Krippendorff's α (MASI distance)"),
+    ("krippendorff_alpha_jaccard", "Krippendorff's α (Jaccard distance)"),
 )
 
 # The pages that show the settings form, and where saving it returns to.
@@ -55,11 +62,6 @@ def _require_manager(role: str, action: str) -> None:
         raise PermissionDenied(f"Only a project manager can {action}.")
 
 
-def _bar(value: float | None) -> float:
-    """Width in percent of a bar on a 0..1 scale (negative alphas draw nothing)."""
-    return 0.0 if value is None else max(0.0, min(1.0, value)) * 100
-
-
 def _heat(value: float | None) -> str:
     """A background colour for an agreement figure: red at 0 or below, green at 1."""
     if value is None:
@@ -73,7 +75,7 @@ def _heat(value: float | None) -> str:
 def agreement_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for_member(request.user, project_id)
     settings = selectors.quality_settings_for(project)
-    history = selectors.pilot_history(project)
+    history = selectors.pilot_history(project, role)
     pilots = list(selectors.pilot_batches(project))
     context: dict[str, Any] = {
         "project": project,
@@ -81,9 +83,7 @@ def agreement_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "sees_all": selectors.can_see_reports(role),
         "settings": settings,
         "reliable": RELIABLE_ALPHA,
-        "threshold_left": _bar(settings.alpha_threshold),
-        "reliable_left": _bar(RELIABLE_ALPHA),
-        "history": [(r, _bar(r.alpha)) for r in history],
+        "chart": pilot_chart(history, settings.alpha_threshold),
         "pilots": [(b, selectors.batch_is_complete(b)) for b in pilots],
         "reports": selectors.report_list(project, role),
         "batches": selectors.batches_for_reports(project) if role == "manager" else [],
@@ -163,17 +163,54 @@ def main_batches_open(request: HttpRequest, project_id: int) -> HttpResponse:
     return redirect("agreement", project_id=project.pk)
 
 
-def _report_context(report: AgreementReport) -> dict[str, Any]:
-    """Shape the stored figures for the page: coefficient rows, the κ heatmap, confusion."""
+def _coefficients(results: dict[str, Any], table) -> list[dict[str, Any]]:
+    """The figure cards, in order; ``gate`` marks the alpha the step 9 gate reads."""
+    gate = "krippendorff_alpha_scale" if "krippendorff_alpha_scale" in results else None
+    cards = []
+    for key, label in table:
+        if key not in results:
+            continue
+        figure = results[key]
+        cards.append(
+            {
+                "label": label.format(level=figure.get("level", "")),
+                "figure": figure,
+                "gate": key == (gate or "krippendorff_alpha"),
+            }
+        )
+    return cards
+
+
+def _with_questions(disagreement: dict[str, Any], questions: dict[int, list]) -> dict[str, Any]:
+    items = [{**d, "questions": questions.get(d["item_id"], [])} for d in disagreement["items"]]
+    return {**disagreement, "items": items}
+
+
+def _multilabel_context(results: dict[str, Any], questions: dict[int, list]) -> dict[str, Any]:
+    return {
+        "multi_label": True,
+        "coefficients": _coefficients(results, MULTI_LABEL_COEFFICIENTS),
+        "label_mean": results["label_mean"],
+        "per_label": results["per_label"],
+        "disagreement": _with_questions(results["disagreement"], questions),
+        "bootstrap": results["bootstrap"],
+    }
+
+
+def _report_context(report: AgreementReport, questions: dict[int, list]) -> dict[str, Any]:
+    """Shape the stored figures for the page: coefficient rows, the κ heatmap, confusion, and
+    each disagreement with the questions asked on its item."""
     results = report.results or {}
     if not results:
         return {}
+    if results.get("multi_label"):
+        return _multilabel_context(results, questions)
     names = [a["username"] for a in results.get("annotators", [])]
     pairwise = results["cohen_kappa"]["pairwise"]
     heatmap = [(names[i], [(v, _heat(v)) for v in row]) for i, row in enumerate(pairwise)]
     confusion = results["confusion"]
     return {
-        "coefficients": [(label, results[key]) for key, label in COEFFICIENTS],
+        "coefficients": _coefficients(results, COEFFICIENTS),
         "names": names,
         "heatmap": heatmap,
         "mean_kappa": results["cohen_kappa"]["mean"],
@@ -181,7 +218,7 @@ def _report_context(report: AgreementReport) -> dict[str, Any]:
         "confusion_labels": confusion["labels"],
         "per_label": results["per_label"],
         "skew": results["prevalence_skew"],
-        "disagreement": results["disagreement"],
+        "disagreement": _with_questions(results["disagreement"], questions),
         "bootstrap": results["bootstrap"],
     }
 
@@ -192,6 +229,8 @@ def report_page(request: HttpRequest, project_id: int, report_id: int) -> HttpRe
     """One report. While it is being computed, the body polls itself (htmx) until done."""
     project, role = project_for_member(request.user, project_id)
     report = selectors.report_for_member(project, role, report_id)
+    listed = [d["item_id"] for d in (report.results or {}).get("disagreement", {}).get("items", [])]
+    questions = selectors.questions_on_items(project, request.user, role, listed)
     context = {
         "project": project,
         "report": report,
@@ -200,7 +239,7 @@ def report_page(request: HttpRequest, project_id: int, report_id: int) -> HttpRe
         "reliable": RELIABLE_ALPHA,
         "working": report.status
         in (AgreementReport.Status.PENDING, AgreementReport.Status.RUNNING),
-        **_report_context(report),
+        **_report_context(report, questions),
     }
     template = "evaluation/report.html"
     if request.htmx:
