@@ -45,8 +45,8 @@ class Project(models.Model):
     def role_of(self, user) -> str | None:
         if not user.is_authenticated:
             return None
-        membership = self.memberships.filter(user=user).only("role").first()
-        return membership.role if membership else None
+        # values_list without ordering: one indexed lookup, no join on the user for ordering.
+        return self.memberships.filter(user=user).order_by().values_list("role", flat=True).first()
 
     def is_manager(self, user) -> bool:
         return self.role_of(user) == Membership.Role.MANAGER

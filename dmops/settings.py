@@ -86,6 +86,18 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
     )
 }
+# DB_POOL_MAX_SIZE > 0 turns on psycopg 3's connection pool (PostgreSQL only; needs
+# psycopg[pool]): a web worker's threads then share that many connections instead of each
+# keeping its own for DB_CONN_MAX_AGE seconds, which keeps PostgreSQL's connection count
+# bounded when workers × threads grows. Pooled connections are never persistent ones.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The default file lives in var/ (git-ignored); make sure the folder exists on a fresh clone.
     VAR_DIR.mkdir(parents=True, exist_ok=True)

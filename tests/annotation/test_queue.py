@@ -12,16 +12,19 @@ from django.utils import timezone
 from annotation import queue
 from annotation.models import (
     Annotation,
+    AnnotatorState,
     Batch,
     BatchItem,
     ImportJob,
     Item,
     Label,
     Lease,
+    QualificationRule,
     SchemaVersion,
     Source,
 )
 from annotation.services import labelling as services
+from annotation.services import team as team_services
 from dmops.errors import DomainError
 from dmops.models import Membership
 from tests.dmops.factories import UserFactory
@@ -153,15 +156,15 @@ def test_database_refuses_a_second_lease_on_the_same_item(project, annotator):
 
 def test_paused_annotator_gets_nothing(project, manager, annotator):
     make_batch(project, make_items(project, 2))
-    services.annotator_pause(project=project, by=manager, user=annotator)
+    team_services.annotator_pause(project=project, by=manager, user=annotator)
     assert queue.next_item(project=project, annotator=annotator) is None
-    services.annotator_pause(project=project, by=manager, user=annotator, paused=False)
+    team_services.annotator_pause(project=project, by=manager, user=annotator, paused=False)
     assert queue.next_item(project=project, annotator=annotator) is not None
 
 
 def test_only_a_manager_pauses(project, annotator):
     with pytest.raises(PermissionDenied):
-        services.annotator_pause(project=project, by=annotator, user=annotator)
+        team_services.annotator_pause(project=project, by=annotator, user=annotator)
 
 
 def test_closed_batch_serves_nothing(project, annotator):
@@ -171,14 +174,39 @@ def test_closed_batch_serves_nothing(project, annotator):
 
 def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_queries):
     make_batch(project, make_items(project, 50), overlap=2)
-    # Who may work (state, then the qualification rule for an annotator without a state row),
-    # then in a transaction (a savepoint inside the test's own): current lease, open batches,
-    # the pick, the guarded insert.
-    with django_assert_num_queries(8):
+    # Who may work (one query: pause, qualification and the project's rule together, whether
+    # or not the annotator has a state row), then in a transaction (a savepoint inside the
+    # test's own, so SAVEPOINT and RELEASE are counted): current lease, open batches, the pick,
+    # the guarded insert.
+    with django_assert_num_queries(7):
         assert queue.next_item(project=project, annotator=annotator) is not None
-    # Who may work, then current lease and its renewal in a transaction.
-    with django_assert_num_queries(6):
+    # Who may work, then current lease and its renewal in the transaction.
+    with django_assert_num_queries(5):
         assert queue.next_item(project=project, annotator=annotator) is not None
+
+
+def test_work_refusal_is_one_query_with_or_without_a_state_row(
+    project, annotator, django_assert_num_queries
+):
+    QualificationRule.objects.create(project=project, min_correct=1)
+    with django_assert_num_queries(1):
+        assert queue.work_refusal(project=project, annotator=annotator) == "not_qualified"
+    AnnotatorState.objects.create(project=project, user=annotator, qualified_at=timezone.now())
+    with django_assert_num_queries(1):
+        assert queue.work_refusal(project=project, annotator=annotator) is None
+    AnnotatorState.objects.filter(project=project, user=annotator).update(paused=True)
+    with django_assert_num_queries(1):
+        assert queue.work_refusal(project=project, annotator=annotator) == "paused"
+
+
+def test_only_annotators_must_qualify_managers_and_reviewers_label_at_once(
+    project, manager, reviewer, annotator
+):
+    make_batch(project, make_items(project, 3), overlap=3)
+    QualificationRule.objects.create(project=project, min_correct=1)
+    assert queue.next_item(project=project, annotator=annotator) is None
+    assert queue.next_item(project=project, annotator=manager) is not None
+    assert queue.next_item(project=project, annotator=reviewer) is not None
 
 
 # --- expiry -----------------------------------------------------------------------------------

@@ -1,0 +1,95 @@
+"""The lean reads behind next-item and submit answer exactly what the serializers would, and
+the HTTP hot path's query counts are pinned."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from annotation import queue
+from annotation.api.labelling import AnnotationSerializer, LeasedItemSerializer
+from annotation.models import Annotation, Label, SchemaVersion
+from annotation.selectors import hot_path
+from annotation.selectors import labelling as selectors
+from annotation.services import labelling as services
+from tests.annotation.test_queue import make_batch, make_items, make_schema
+
+pytestmark = pytest.mark.django_db
+
+
+def serialized(lease_id: int) -> dict:
+    return LeasedItemSerializer(selectors.lease_detail(lease_id)).data
+
+
+@pytest.mark.parametrize("task_type", ["binary", "single", "multi"])
+def test_leased_item_matches_the_serializer(project, annotator, task_type):
+    schema = make_schema(project, task_type, labels=("claim", "opinion", "fact"))
+    Label.objects.filter(schema_version=schema, key="fact").update(hotkey="f", question="Fact?")
+    make_batch(project, make_items(project, 2), schema_version=schema)
+    lease = queue.next_item(project=project, annotator=annotator)
+    assert hot_path.leased_item(lease.pk) == serialized(lease.pk)
+
+
+def test_leased_item_matches_the_serializer_for_a_proposed_label(project, annotator):
+    make_schema(project)
+    items = make_items(project, 1)
+    make_batch(project, items, proposed_labels={items[0].pk: "claim"})
+    lease = queue.next_item(project=project, annotator=annotator)
+    body = hot_path.leased_item(lease.pk)
+    assert body["proposed_label"] == "claim" and body == serialized(lease.pk)
+
+
+def test_submitted_annotation_matches_the_serializer(project, annotator):
+    make_batch(project, make_items(project, 1))
+    lease = queue.next_item(project=project, annotator=annotator)
+    annotation = services.annotation_submit(
+        lease=lease, by=annotator, answer="no", seconds_spent=2.5
+    )
+    expected = AnnotationSerializer(Annotation.objects.get(pk=annotation.pk)).data
+    assert hot_path.submitted_annotation(annotation, annotator) == expected
+
+
+def test_final_schema_is_read_once_drafts_every_time(project, annotator, django_assert_num_queries):
+    final = make_schema(project, "single")
+    draft = SchemaVersion.objects.create(project=project, number=2, task_type="single")
+    Label.objects.create(schema_version=draft, key="a", name="A")
+    hot_path.schema_question(final.pk)
+    with django_assert_num_queries(0):
+        assert [label["key"] for label in hot_path.schema_question(final.pk)["labels"]] == [
+            "claim",
+            "opinion",
+        ]
+    hot_path.schema_question(draft.pk)
+    with django_assert_num_queries(2):
+        hot_path.schema_question(draft.pk)
+    # A label added to the draft shows at once.
+    Label.objects.create(schema_version=draft, key="b", name="B", order=1)
+    assert hot_path.schema_label_keys(draft) == {"a", "b"}
+
+
+def test_an_edited_schema_version_is_read_again(project):
+    schema = make_schema(project, "single")
+    assert hot_path.schema_label_keys(schema) == {"claim", "opinion"}
+    # Only the admin can do this to a final version; the cache must not hide it.
+    Label.objects.filter(schema_version=schema, key="opinion").get().delete()
+    assert hot_path.schema_label_keys(schema) == {"claim"}
+
+
+def test_http_hot_path_query_counts_are_pinned(api, project, annotator, django_assert_num_queries):
+    make_batch(project, make_items(project, 3), overlap=2)
+    api.force_authenticate(annotator)  # no token lookup: one query fewer than over the wire
+    url = reverse("api_next_item", args=[project.pk])
+
+    def submit(body: dict):
+        submit_url = reverse("api_item_annotations", args=[body["batch_item_id"]])
+        return api.post(submit_url, {"lease": body["lease_id"], "answer": "yes"}, format="json")
+
+    assert submit(api.get(url).json()).status_code == 201  # the schema is now cached
+    # Membership, refusal, then a transaction (SAVEPOINT inside the test's own): current
+    # lease, open batches, pick, guarded insert, RELEASE; then the leased item in one query.
+    with django_assert_num_queries(9):
+        body = api.get(url).json()
+    # Role on the item, the lease, then a transaction: lock the item, lock the lease, the
+    # current guideline version, insert the answer, update lease and item, RELEASE.
+    with django_assert_num_queries(10):
+        assert submit(body).status_code == 201

@@ -1,0 +1,41 @@
+"""Web processes must not load the scientific stack: it costs seconds per worker boot and
+~100 MB of memory per process, and only evaluation jobs use it (they import it lazily)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("sklearn", "scipy", "statsmodels", "torch", "transformers", "cleanlab", "matplotlib")
+
+# A fresh interpreter: the test process itself has long imported everything.
+PROBE = """
+import json, sys
+import django
+django.setup()
+from django.conf import settings
+from django.urls import get_resolver
+import dmops.wsgi
+
+get_resolver(settings.ROOT_URLCONF).url_patterns  # imports every view module
+print(json.dumps(sorted(name for name in %r if name in sys.modules)))
+"""
+
+
+def test_setup_and_urlconf_do_not_import_the_scientific_stack():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dmops.settings", "DEBUG": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE % (HEAVY,)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"django.setup() + URLconf imported {loaded}; import them lazily"
