@@ -8,4 +8,9 @@ class EvaluationConfig(AppConfig):
     verbose_name = "Evaluation"
 
     def ready(self) -> None:
-        from evaluation import gates  # noqa: F401  registers the step 9–10 checks
+        from annotation.selectors.team import register_roster_flags
+        from evaluation import datasheet, gates  # noqa: F401  gate checks, datasheet sections
+        from evaluation.selectors.flags import gold_flagged_annotators
+
+        # Annotators below the gold-accuracy minimum show as flagged on the team roster.
+        register_roster_flags(gold_flagged_annotators)

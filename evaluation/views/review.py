@@ -18,7 +18,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import BatchItem, Review
-from annotation.services import labelling
+from annotation.services import team as team_services
 from dmops.models import Membership
 from dmops.selectors import project_for_member
 from dmops.steps import evaluate_checks
@@ -130,7 +130,7 @@ def annotator_pause(request: HttpRequest, project_id: int, user_id: int) -> Http
     paused = request.POST.get("paused") == "1"
     return _done(
         request,
-        lambda: labelling.annotator_pause(
+        lambda: team_services.annotator_pause(
             project=project, by=request.user, user=user, paused=paused
         ),
         f"{user.username} {'paused' if paused else 'resumed'}.",
