@@ -99,11 +99,50 @@ def release_with_complete_datasheet(project: Project) -> CheckResult:
 
     releases = Release.objects.filter(project=project, status=Release.Status.PUBLISHED)
     last_missing: list[str] = []
-    for release in releases.order_by("-number").only("number", "datasheet"):
-        missing = datasheet_missing(release.datasheet)
+    for release in releases.order_by("-number").only("number", "project_id", "datasheet"):
+        missing = datasheet_missing(release.datasheet, release)
         if not missing:
             return CheckResult(True, f"v{release.number} is published with a full datasheet.")
         last_missing = last_missing or [f"v{release.number} lacks " + ", ".join(missing)]
     if not last_missing:
         return CheckResult(False, "No release has been published yet.")
     return CheckResult(False, last_missing[0] + ".")
+
+
+# --- step 7: instruct annotators (annotation/services/training.py) ---------------------------
+
+
+@register_check(7, "training_set_up", "Training items and a pass rule are set")
+def training_set_up(project: Project) -> CheckResult:
+    from annotation.models import QualificationRule, TrainingItem
+
+    count = TrainingItem.objects.filter(project=project).count()
+    rule = QualificationRule.objects.filter(project=project).first()
+    if count == 0:
+        return CheckResult(False, "No training items have been chosen.")
+    if rule is None:
+        return CheckResult(False, f"{count} training items, but no pass rule is set.")
+    return CheckResult(True, f"{count} training items; pass with {rule.min_correct} correct.")
+
+
+@register_check(7, "annotators_qualified", "Every active annotator is qualified")
+def annotators_qualified(project: Project) -> CheckResult:
+    from annotation.models import AnnotatorState
+    from annotation.selectors.training import unqualified_annotators
+    from dmops.models import Membership
+
+    waiting = list(unqualified_annotators(project).values_list("username", flat=True))
+    if waiting:
+        shown = ", ".join(waiting[:5])
+        more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+        return CheckResult(False, f"Not qualified yet: {shown}{more}.")
+    qualified = AnnotatorState.objects.filter(
+        project=project,
+        paused=False,
+        qualified_at__isnull=False,
+        user__memberships__project=project,
+        user__memberships__role=Membership.Role.ANNOTATOR,
+    ).count()
+    if qualified == 0:
+        return CheckResult(False, "No active annotator to instruct.")
+    return CheckResult(True, f"All {qualified} active annotators are qualified.")
