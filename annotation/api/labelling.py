@@ -10,10 +10,11 @@ from rest_framework.views import APIView
 
 from annotation import queue
 from annotation.models import Annotation, Batch, Item, Label, Lease, SchemaVersion
+from annotation.selectors import hot_path
 from annotation.selectors import labelling as selectors
 from annotation.services import labelling as services
 from dmops.api import IsProjectMember
-from dmops.models import Membership
+from dmops.models import Membership, Project
 
 KIND_HELP = " | ".join(Batch.Kind.values)
 
@@ -142,17 +143,30 @@ class BatchCreateSerializer(serializers.Serializer):
     open = serializers.BooleanField(default=False)
 
 
+class IsQueueMember(permissions.BasePermission):
+    """IsProjectMember for the hot path: the same 404 / 403, in one query for a member and
+    without loading the project row."""
+
+    message = hot_path.NOT_A_MEMBER
+
+    def has_permission(self, request, view) -> bool:
+        view.role = hot_path.member_role(request.user, view.kwargs["project_id"])
+        return True
+
+
 class NextItem(APIView):
     """Lease the next item to the caller (or renew the lease they hold); 204 when none is left."""
 
-    permission_classes = [permissions.IsAuthenticated, IsProjectMember]
+    permission_classes = [permissions.IsAuthenticated, IsQueueMember]
 
     @extend_schema(responses={200: LeasedItemSerializer, 204: None})
     def get(self, request, project_id: int):
-        lease = queue.next_item(project=self.project, annotator=request.user)
+        # The queue only needs the project's id; the membership check has vouched for it.
+        lease = queue.next_item(project=Project(pk=project_id), annotator=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(LeasedItemSerializer(selectors.lease_detail(lease.pk)).data)
+        # Same fields as LeasedItemSerializer (pinned by a test), in one query.
+        return Response(hot_path.leased_item(lease.pk))
 
 
 class ItemAnnotations(APIView):
@@ -169,11 +183,11 @@ class ItemAnnotations(APIView):
         request=SubmitSerializer, responses={201: AnnotationSerializer, 409: None, 403: None}
     )
     def post(self, request, batch_item_id: int):
-        batch_item, _, _ = selectors.batch_item_for_member(request.user, batch_item_id)
+        hot_path.batch_item_role(request.user, batch_item_id)  # 404 / 403
         incoming = SubmitSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        lease = selectors.lease_on_item(request.user, data["lease"], batch_item)
+        lease = hot_path.lease_on_item(request.user, data["lease"], batch_item_id)
         try:
             annotation = services.annotation_submit(
                 lease=lease,
@@ -183,7 +197,9 @@ class ItemAnnotations(APIView):
             )
         except services.QueueConflict as exc:
             return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        # Same fields as AnnotationSerializer (pinned by a test), without building one.
+        body = hot_path.submitted_annotation(annotation, request.user)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class LeaseSkip(APIView):
@@ -269,6 +285,19 @@ class BatchClose(BatchOpen):
     is_open = False
 
 
+class UndoLast(APIView):
+    """Reopen the caller's most recent answer in an open batch: the answer is deleted and the
+    item is theirs again (it comes back first from next-item). 400 when there is nothing to
+    undo or a reviewer already decided the item."""
+
+    permission_classes = [permissions.IsAuthenticated, IsProjectMember]
+
+    @extend_schema(request=None, responses={200: LeasedItemSerializer, 400: None})
+    def post(self, request, project_id: int):
+        lease = services.annotation_undo_last(project=self.project, by=request.user)
+        return Response(LeasedItemSerializer(selectors.lease_detail(lease.pk)).data)
+
+
 urlpatterns = [
     path("projects/<int:project_id>/next-item/", NextItem.as_view(), name="api_next_item"),
     path("projects/<int:project_id>/batches/", BatchListCreate.as_view(), name="api_batches"),
@@ -289,4 +318,42 @@ urlpatterns = [
     ),
     path("leases/<int:lease_id>/skip/", LeaseSkip.as_view(), name="api_lease_skip"),
     path("leases/<int:lease_id>/release/", LeaseRelease.as_view(), name="api_lease_release"),
+    path("projects/<int:project_id>/undo/", UndoLast.as_view(), name="api_undo_last"),
+]
+
+
+class BatchUpdateSerializer(serializers.Serializer):
+    priority = serializers.IntegerField(required=False)
+    overlap = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        help_text="May be lowered only before any item of the batch was given out.",
+    )
+
+
+class BatchDetail(APIView):
+    """GET one batch; PATCH (managers) its priority or overlap."""
+
+    permission_classes = [permissions.IsAuthenticated, IsProjectMember, IsProjectManager]
+
+    @extend_schema(responses=BatchSerializer)
+    def get(self, request, project_id: int, batch_id: int):
+        return Response(BatchSerializer(selectors.batch_get(self.project, batch_id)).data)
+
+    @extend_schema(request=BatchUpdateSerializer, responses=BatchSerializer)
+    def patch(self, request, project_id: int, batch_id: int):
+        incoming = BatchUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        batch = selectors.batch_get(self.project, batch_id)
+        services.batch_update(batch=batch, by=request.user, **incoming.validated_data)
+        return Response(BatchSerializer(selectors.batch_get(self.project, batch_id)).data)
+
+
+urlpatterns += [
+    path(
+        "projects/<int:project_id>/batches/<int:batch_id>/",
+        BatchDetail.as_view(),
+        name="api_batch",
+    ),
 ]

@@ -208,6 +208,8 @@ class AnnotatorState(models.Model):
         null=True, blank=True, help_text="First time the annotator opened the project."
     )
     qualified_at = models.DateTimeField(null=True, blank=True)
+    # Answers promoted into the guideline after this moment are news to them on the workbench.
+    answers_seen_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -7,12 +7,12 @@ deadlock with each other or with the queue.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from annotation.models import (
@@ -22,11 +22,13 @@ from annotation.models import (
     BatchItem,
     GuidelineVersion,
     Item,
-    Label,
     Lease,
+    Question,
+    Review,
     SchemaVersion,
 )
 from annotation.queue import live_leases
+from annotation.selectors.hot_path import schema_label_keys
 from dmops.errors import DomainError
 from dmops.models import Project
 
@@ -153,16 +155,6 @@ def batch_close(*, batch: Batch, by) -> Batch:
     return _batch_set_open(batch=batch, by=by, is_open=False)
 
 
-@transaction.atomic
-def annotator_pause(*, project: Project, by, user, paused: bool = True) -> AnnotatorState:
-    """A manager pauses (or resumes) an annotator: a paused annotator is given no new items."""
-    _require_manager(project, by)
-    state, _ = AnnotatorState.objects.update_or_create(
-        project=project, user=user, defaults={"paused": paused}
-    )
-    return state
-
-
 # --- answers -------------------------------------------------------------------------------
 
 
@@ -183,7 +175,7 @@ def answer_validate(
         if answer not in PAIRWISE_ANSWERS:
             raise DomainError(f"Answer one of {', '.join(PAIRWISE_ANSWERS)}.")
         return answer
-    keys = set(Label.objects.filter(schema_version=schema_version).values_list("key", flat=True))
+    keys = schema_label_keys(schema_version)  # cached per process for final versions
     if task == SchemaVersion.TaskType.SINGLE:
         if not isinstance(answer, str) or answer not in keys:
             raise DomainError("Answer with the key of one label of the schema.")
@@ -242,8 +234,10 @@ def annotation_submit(
         annotator=by,
         answer=answer,
         schema_version=batch.schema_version,
-        guideline_version=GuidelineVersion.objects.filter(project_id=batch.project_id)
+        # The id only: a guideline's body can be long and is not needed here.
+        guideline_version_id=GuidelineVersion.objects.filter(project_id=batch.project_id)
         .order_by("-number")
+        .values_list("pk", flat=True)
         .first(),
         seconds_spent=seconds_spent,
     )
@@ -287,3 +281,118 @@ def lease_release(*, lease: Lease, by) -> Lease:
     lease.state = Lease.State.RELEASED
     lease.save(update_fields=["state"])
     return lease
+
+
+@transaction.atomic
+def batch_update(
+    *, batch: Batch, by, priority: int | None = None, overlap: int | None = None
+) -> Batch:
+    """A manager changes a batch's priority (the queue serves higher first) or its overlap.
+    Overlap may always be raised (complete items with room reopen); it may be lowered only
+    before any item of the batch was leased, so no item ever ends with more than N answers."""
+    _require_manager(batch.project, by)
+    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    if priority is not None:
+        batch.priority = priority
+    if overlap is not None and overlap != batch.overlap:
+        if overlap < 1:
+            raise DomainError("Overlap must be at least 1.")
+        if overlap < batch.overlap and Lease.objects.filter(batch_item__batch=batch).exists():
+            raise DomainError(
+                "Items of this batch have been given out already; its overlap can only be raised."
+            )
+        items = BatchItem.objects.filter(batch=batch)
+        items.filter(submitted_count__gte=overlap).update(is_complete=True)
+        items.filter(submitted_count__lt=overlap).update(is_complete=False)
+        batch.overlap = overlap
+    batch.save(update_fields=["priority", "overlap"])
+    return batch
+
+
+# --- the workbench -------------------------------------------------------------------------
+
+
+def annotator_mark_joined(*, project: Project, user, now: datetime | None = None) -> AnnotatorState:
+    """Record the first time ``user`` opened the project's workbench; later visits keep it."""
+    state, _ = AnnotatorState.objects.get_or_create(project=project, user=user)
+    if state.joined_at is None:
+        state.joined_at = now or timezone.now()
+        # Conditional, so two first visits racing in two tabs keep the earlier moment.
+        AnnotatorState.objects.filter(pk=state.pk, joined_at__isnull=True).update(
+            joined_at=state.joined_at
+        )
+    return state
+
+
+@transaction.atomic
+def annotation_undo_last(*, project: Project, by, now: datetime | None = None) -> Lease:
+    """Reopen ``by``'s most recent annotation in an open batch of the project: the annotation
+    is deleted and its lease flips back from submitted to active with a fresh expiry, so the
+    queue hands the item back first (it returns the oldest live lease). Flipping the same lease
+    keeps submitted + live leases of the item unchanged, so the overlap never overshoots, and
+    the once-per-annotator constraint is kept. Refused when nothing is left to undo or when a
+    reviewer has already decided the item's label."""
+    now = now or timezone.now()
+    latest = (
+        Annotation.objects.filter(
+            annotator=by, batch_item__batch__project=project, batch_item__batch__is_open=True
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "batch_item_id", "item_id")
+        .first()
+    )
+    if latest is None:
+        raise DomainError("Nothing to undo: you have no answer in an open batch of this project.")
+    annotation_id, batch_item_id, item_id = latest
+    batch_item = (
+        BatchItem.objects.select_for_update(of=("self",))
+        .select_related("batch")
+        .get(pk=batch_item_id)
+    )
+    lease = (
+        Lease.objects.select_for_update()
+        .filter(batch_item=batch_item, annotator=by, state=Lease.State.SUBMITTED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    # Read again under the item's lock: a second undo racing this one finds it gone.
+    if not Annotation.objects.filter(pk=annotation_id).exists():
+        raise DomainError("That answer was already undone.")
+    if Review.objects.filter(item_id=item_id).exclude(decision="").exists():
+        raise DomainError(
+            "Your last answer can no longer be undone: a reviewer has already decided the "
+            "item's label."
+        )
+    if lease is None:
+        raise DomainError("Your last answer can no longer be undone: its lease is gone.")
+    Annotation.objects.filter(pk=annotation_id).delete()
+    batch_item.submitted_count = max(0, batch_item.submitted_count - 1)
+    batch_item.is_complete = False
+    batch_item.save(update_fields=["submitted_count", "is_complete"])
+    lease.state = Lease.State.ACTIVE
+    lease.expires_at = now + timedelta(seconds=batch_item.batch.lease_ttl)
+    lease.save(update_fields=["state", "expires_at"])
+    return lease
+
+
+@transaction.atomic
+def answers_mark_seen(
+    *, project: Project, user, question_ids: Iterable[int], now: datetime | None = None
+) -> None:
+    """``user`` has read the answers the workbench showed them: their own answered questions
+    stop being news, and so does every answer promoted into the guideline up to the latest
+    promotion among those shown (an answer promoted meanwhile stays news)."""
+    now = now or timezone.now()
+    shown = Question.objects.filter(project=project, pk__in=list(question_ids)).exclude(
+        status=Question.Status.OPEN
+    )
+    shown.filter(asked_by=user, answer_seen_at__isnull=True).update(answer_seen_at=now)
+    latest = shown.filter(status=Question.Status.PROMOTED).aggregate(
+        latest=Max("promoted_to__created_at")
+    )["latest"]
+    if latest is None:
+        return
+    state, _ = AnnotatorState.objects.get_or_create(project=project, user=user)
+    if state.answers_seen_at is None or state.answers_seen_at < latest:
+        state.answers_seen_at = latest
+        state.save(update_fields=["answers_seen_at", "updated_at"])
