@@ -10,3 +10,7 @@ class AnnotationConfig(AppConfig):
     def ready(self) -> None:
         # Importing these registers the step 2–5 and 12 gate checks and the demo data.
         from annotation import demo, gates  # noqa: F401
+        from annotation.selectors.questions import open_questions_badge
+        from dmops.dashboard import register_dashboard_badge
+
+        register_dashboard_badge(open_questions_badge)

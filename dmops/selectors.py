@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 
+from dmops.dashboard import Badge, badges_for
 from dmops.models import Membership, Project, StepEvent, StepState
 from dmops.steps import CheckOutcome, StepDefinition, evaluate_checks, step_definition
 
@@ -119,14 +120,18 @@ class ProjectSummary:
     segments: list[tuple[int, str, str]]  # (key, name, display status)
     current_step: StepDefinition | None
     open_blockers: int
+    badges: list[Badge] = field(default_factory=list)
 
 
 def dashboard(user) -> list[ProjectSummary]:
     """The user's projects, each with a 12-segment progress bar, its current step (the first
-    not done or skipped) and how many gate checks fail on steps in progress."""
+    not done or skipped), how many gate checks fail on steps in progress, and the badges the
+    apps registered (dmops/dashboard.py), e.g. open questions for managers."""
     roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+    projects = list(project_list_for_user(user))
+    badges = badges_for(projects, user)
     summaries = []
-    for project in project_list_for_user(user):
+    for project in projects:
         segments, current, blockers = [], None, 0
         for state in project.steps.all():
             status = state.status
@@ -138,6 +143,13 @@ def dashboard(user) -> list[ProjectSummary]:
                 current = step_definition(state.key)
             segments.append((state.key, state.name, status))
         summaries.append(
-            ProjectSummary(project, roles.get(project.pk, ""), segments, current, blockers)
+            ProjectSummary(
+                project,
+                roles.get(project.pk, ""),
+                segments,
+                current,
+                blockers,
+                badges.get(project.pk, []),
+            )
         )
     return summaries

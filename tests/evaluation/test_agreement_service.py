@@ -28,6 +28,7 @@ from annotation.models import (
 from annotation.services import guideline as guideline_services
 from annotation.services import labelling
 from annotation.services import pilot as pilot_services
+from annotation.services import team as team_services
 from dmops.errors import DomainError
 from dmops.models import Membership
 from evaluation.agreement import agreement_report, reliability_matrix
@@ -199,23 +200,6 @@ def test_job_run_twice_stores_one_report(
     assert report.alpha == pytest.approx(1.0)
 
 
-def test_multi_label_batches_get_a_message_instead_of_figures(
-    project, manager, annotator, django_capture_on_commit_callbacks
-):
-    make_schema(project, "multi", labels=("claim", "opinion"))
-    items = make_items(project, 4)
-    others = add_annotators(project, 1)
-    labelling.batch_create(
-        project=project, by=manager, name="m", items=[i.pk for i in items], overlap=2, is_open=True
-    )
-    label_all(project, [annotator, *others], lambda u, i: ["claim"])
-    with django_capture_on_commit_callbacks(execute=True):
-        report = services.agreement_report_request(batch=Batch.objects.get(), by=manager)
-    report.refresh_from_db()
-    assert report.status == "done" and report.alpha is None
-    assert "multi-label" in report.message
-
-
 def test_reports_need_overlap_and_a_manager(team, project, manager, annotator):
     one = Item.objects.filter(project=project)[:1]
     batch = labelling.batch_create(project=project, by=manager, name="single", items=one, overlap=1)
@@ -250,7 +234,7 @@ def test_pilot_is_stratified_by_weak_label_with_overlap_of_active_annotators(
         project, 40, weak=lambda i: ["peacock"] if i < 20 else (["weasel"] if i < 30 else [])
     )
     others = add_annotators(project, 3)
-    labelling.annotator_pause(project=project, by=manager, user=others[0])
+    team_services.annotator_pause(project=project, by=manager, user=others[0])
     batch = pilot_services.pilot_batch_create(project=project, by=manager, seed=3)
     assert (batch.kind, batch.is_open, batch.overlap) == ("pilot", True, 3)
     weak = Counter(
