@@ -16,11 +16,8 @@ from django.db import transaction
 from annotation.models import Batch, Item, Source
 from annotation.services.guideline import guideline_publish
 from annotation.services.labelling import batch_create
-from annotation.services.schema import (
-    schema_apply_wikisqe,
-    schema_version_finalise,
-    wikisqe_key,
-)
+from annotation.services.schema import schema_version_finalise
+from annotation.services.schema_presets import schema_apply_wikisqe, wikisqe_key
 from annotation.services.sources import source_create_with_upload
 from annotation.services.training import qualification_rule_set, training_items_set
 from dmops.demo import register_demo_seeder

@@ -13,6 +13,7 @@ from annotation import wikisqe
 from annotation.models import Label, SchemaVersion
 from annotation.selectors import schema as selectors
 from annotation.services import schema as services
+from annotation.services import schema_presets as presets
 from dmops.api import IsProjectManagerOrReadOnly, IsProjectMember
 
 
@@ -204,7 +205,7 @@ class SchemaWikisqePreset(AuthMixin, APIView):
         incoming = WikisqePresetSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        created = services.schema_apply_wikisqe(
+        created = presets.schema_apply_wikisqe(
             project=self.project,
             by=request.user,
             top_n=data.get("top_n"),

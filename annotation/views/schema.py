@@ -19,6 +19,7 @@ from annotation import wikisqe
 from annotation.models import SchemaVersion
 from annotation.selectors import schema as selectors
 from annotation.services import schema as services
+from annotation.services import schema_presets as presets
 from dmops.models import Membership
 from dmops.selectors import project_for_member
 from dmops.steps import evaluate_checks
@@ -202,7 +203,7 @@ def schema_wikisqe(request: HttpRequest, project_id: int) -> HttpResponse:
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
         data = form.cleaned_data
-        version = services.schema_apply_wikisqe(
+        version = presets.schema_apply_wikisqe(
             project=project,
             by=request.user,
             top_n=data["top_n"],

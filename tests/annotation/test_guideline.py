@@ -12,6 +12,7 @@ from annotation.markdown import render, render_markdown
 from annotation.selectors import guideline as sel
 from annotation.services import guideline as svc
 from annotation.services import schema as schema_svc
+from annotation.services import schema_presets as presets
 from dmops import services as dmops_services
 from dmops.errors import DomainError, GateNotMet
 from dmops.models import StepState
@@ -185,7 +186,7 @@ def test_skeleton_has_one_section_per_label_of_the_final_schema(project, manager
 
 
 def test_skeleton_falls_back_to_the_latest_draft(project, manager):
-    schema_svc.schema_apply_wikisqe(project=project, by=manager, top_n=3)
+    presets.schema_apply_wikisqe(project=project, by=manager, top_n=3)
     skeleton = sel.guideline_skeleton(project)
     assert "## citation needed" in skeleton
     assert "Question: **Does this sentence need a citation?**" in skeleton

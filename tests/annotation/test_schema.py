@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from annotation import wikisqe
 from annotation.models import Label, SchemaVersion
 from annotation.services import schema as svc
+from annotation.services import schema_presets as presets
 from dmops import services as dmops_services
 from dmops.errors import DomainError, GateNotMet
 from dmops.models import StepState
@@ -215,14 +216,14 @@ def test_only_managers_write_the_schema(project, manager, reviewer, annotator):
         with pytest.raises(PermissionDenied):
             svc.schema_version_finalise(version=version, by=user)
         with pytest.raises(PermissionDenied):
-            svc.schema_apply_wikisqe(project=project, by=user, top_n=5)
+            presets.schema_apply_wikisqe(project=project, by=user, top_n=5)
 
 
 # --------------------------------------------------------------------------- WikiSQE preset
 
 
 def test_wikisqe_preset_takes_all_153_labels_in_5_categories(project, manager):
-    version = svc.schema_apply_wikisqe(project=project, by=manager, binary=False)
+    version = presets.schema_apply_wikisqe(project=project, by=manager, binary=False)
     labels = list(version.labels.all())
     assert version.task_type == "multi" and len(labels) == 153
     assert {label.category for label in labels} == set(wikisqe.CATEGORIES)
@@ -233,7 +234,7 @@ def test_wikisqe_preset_takes_all_153_labels_in_5_categories(project, manager):
 
 
 def test_wikisqe_top_20_are_ordered_by_frequency_with_binary_questions(project, manager):
-    version = svc.schema_apply_wikisqe(project=project, by=manager, top_n=20, binary=True)
+    version = presets.schema_apply_wikisqe(project=project, by=manager, top_n=20, binary=True)
     labels = list(version.labels.order_by("order"))
     expected = wikisqe.top_labels(20)
     assert [label.name for label in labels] == [label.name for label in expected]
@@ -250,10 +251,10 @@ def test_wikisqe_top_20_are_ordered_by_frequency_with_binary_questions(project, 
 
 def test_wikisqe_whole_categories_and_top_n_within_them(project, manager):
     picked = [wikisqe.DISPUTED_CLAIM, wikisqe.OTHER]
-    whole = svc.schema_apply_wikisqe(project=project, by=manager, categories=picked)
+    whole = presets.schema_apply_wikisqe(project=project, by=manager, categories=picked)
     assert whole.labels.count() == 20 + 16
     assert set(whole.labels.values_list("category", flat=True)) == set(picked)
-    top = svc.schema_apply_wikisqe(project=project, by=manager, categories=picked, top_n=5)
+    top = presets.schema_apply_wikisqe(project=project, by=manager, categories=picked, top_n=5)
     names = list(top.labels.values_list("name", flat=True))
     pool = sorted(
         (label for label in wikisqe.load_taxonomy() if label.category in picked),
@@ -263,7 +264,7 @@ def test_wikisqe_whole_categories_and_top_n_within_them(project, manager):
 
 
 def test_wikisqe_chosen_list_of_labels(project, manager):
-    version = svc.schema_apply_wikisqe(
+    version = presets.schema_apply_wikisqe(
         project=project, by=manager, names=["who?", "citation needed", "dubious"]
     )
     assert list(version.labels.values_list("key", flat=True)) == [
@@ -285,7 +286,7 @@ def test_wikisqe_chosen_list_of_labels(project, manager):
 )
 def test_wikisqe_preset_refuses_bad_choices(project, manager, options, message):
     with pytest.raises(DomainError, match=message):
-        svc.schema_apply_wikisqe(project=project, by=manager, **options)
+        presets.schema_apply_wikisqe(project=project, by=manager, **options)
     assert not SchemaVersion.objects.filter(project=project).exists()
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 from annotation.models import GuidelineVersion, Label, SchemaVersion
 from annotation.services import guideline as guideline_svc
 from annotation.services import schema as schema_svc
+from annotation.services import schema_presets as presets
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -296,7 +297,7 @@ def test_older_version_is_readable_and_says_it_is_not_current(client, world, rev
 
 
 def test_editor_starts_from_the_schema_when_nothing_is_published(client, project, manager):
-    schema_svc.schema_apply_wikisqe(project=project, by=manager, top_n=3)
+    presets.schema_apply_wikisqe(project=project, by=manager, top_n=3)
     client = login(client, manager)
     html = client.get(reverse("guideline_edit", args=[project.pk])).content.decode()
     assert "## citation needed" in html and "## disambiguation needed" in html
