@@ -128,10 +128,10 @@ def training_set_up(project: Project) -> CheckResult:
 @register_check(7, "annotators_qualified", "Every active annotator is qualified")
 def annotators_qualified(project: Project) -> CheckResult:
     from annotation.models import AnnotatorState
-    from annotation.selectors.training import unqualified_annotators
+    from annotation.selectors.team import active_unqualified_annotators
     from dmops.models import Membership
 
-    waiting = list(unqualified_annotators(project).values_list("username", flat=True))
+    waiting = list(active_unqualified_annotators(project).values_list("username", flat=True))
     if waiting:
         shown = ", ".join(waiting[:5])
         more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""

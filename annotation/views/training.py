@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import markdown
 from annotation.selectors import training as selectors
+from annotation.selectors import training_setup as setup_selectors
 from annotation.services import training as services
 from annotation.services.labelling import annotator_mark_joined
 from dmops.models import Membership
@@ -181,11 +182,11 @@ def _candidates(project, form: CandidateForm) -> list:
         return []
     data = form.cleaned_data
     if data.get("sample"):
-        return selectors.candidates_sample(project, data["sample"])
+        return setup_selectors.candidates_sample(project, data["sample"])
     ids = [int(p) for p in (data.get("ids") or "").replace(" ", ",").split(",") if p.isdigit()]
     if ids:
-        return selectors.candidates_by_id(project, ids)
-    return selectors.candidates_search(project, data.get("q") or "")
+        return setup_selectors.candidates_by_id(project, ids)
+    return setup_selectors.candidates_search(project, data.get("q") or "")
 
 
 def _item_form(setup, *, data=None, initial=None) -> TrainingItemForm:
@@ -214,7 +215,7 @@ def _item_initial(request, setup) -> dict:
 
 
 def _setup_page(request, project, role, *, status=200, errors=(), item_form=None, rule_form=None):
-    setup = selectors.training_setup(project)
+    setup = setup_selectors.training_setup(project)
     rule = setup.rule
     candidate_form = CandidateForm(request.GET)
     context = {
@@ -243,7 +244,7 @@ def training_item_save(request: HttpRequest, project_id: int) -> HttpResponse:
     """Add an item as a training item, or update its gold answer if it already is one."""
     project, role = project_for_member(request.user, project_id)
     _require_manager(role)
-    setup = selectors.training_setup(project)
+    setup = setup_selectors.training_setup(project)
     form = _item_form(setup, data=request.POST)
     if not form.is_valid():
         return _setup_page(

@@ -16,6 +16,7 @@ from annotation.models import (
     TrainingItem,
 )
 from annotation.selectors import training as selectors
+from annotation.selectors import training_setup as setup_selectors
 from annotation.services import training as services
 from dmops.errors import DomainError
 from dmops.models import Membership
@@ -395,7 +396,7 @@ def test_setup_rows_show_best_score_and_status(project, manager, annotator):
     set_up_training(project, manager, n=2, min_correct=2)
     answer_all(project, annotator, ["no", "no"])
     answer_all(project, annotator, ["yes", "no"])
-    (row,) = selectors.training_setup(project).annotators
+    (row,) = setup_selectors.training_setup(project).annotators
     assert row.user == annotator and len(row.attempts) == 2
     assert (row.best.number, row.best.correct) == (2, 2) and row.qualified_at is not None
 
@@ -403,11 +404,11 @@ def test_setup_rows_show_best_score_and_status(project, manager, annotator):
 def test_sample_candidates_skips_training_items(project, manager):
     items = set_up_training(project, manager, n=2, min_correct=1)
     others = make_items(project, 5, prefix="Pool")
-    sample = selectors.candidates_sample(project, 3)
+    sample = setup_selectors.candidates_sample(project, 3)
     assert len(sample) == 3 and {i.pk for i in sample} <= {i.pk for i in others}
-    assert len(selectors.candidates_sample(project, 20)) == 5
-    assert selectors.candidates_search(project, "Pool number 4")[0] == others[4]
-    assert selectors.candidates_by_id(project, [items[0].item_id]) == []
+    assert len(setup_selectors.candidates_sample(project, 20)) == 5
+    assert setup_selectors.candidates_search(project, "Pool number 4")[0] == others[4]
+    assert setup_selectors.candidates_by_id(project, [items[0].item_id]) == []
 
 
 # --- the step 7 gate -----------------------------------------------------------------------
