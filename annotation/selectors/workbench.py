@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from django.db.models import Q
 from django.http import Http404
 
 from annotation import markdown
@@ -24,6 +23,7 @@ from annotation.models import (
     Question,
     SchemaVersion,
 )
+from annotation.selectors import questions as question_selectors
 from dmops.models import Project
 
 # Remaining items are counted up to this many: an exact count of a million-item batch would
@@ -245,25 +245,16 @@ def guideline_section(panel: GuidelinePanel, label: Label) -> str:
 
 
 def unseen_answers(*, project: Project, user, state: AnnotatorState | None) -> list[Question]:
-    """Answers ``user`` has not seen: to their own questions (until they mark them seen) and
-    answers promoted into the guideline since they last did, or since they joined."""
-    own = Q(
-        asked_by=user,
-        status__in=[Question.Status.ANSWERED, Question.Status.PROMOTED],
-        answer_seen_at__isnull=True,
-    )
+    """Answers ``user`` has not seen: to their own questions (until they mark them seen, see
+    the question log's ``unseen_answers``) and answers promoted into the guideline since they
+    last did, or since they joined."""
+    news = question_selectors.unseen_answers(project, user)
     since: datetime | None = state and (state.answers_seen_at or state.joined_at)
-    news = own
     if since is not None:
-        news |= Q(status=Question.Status.PROMOTED, promoted_to__created_at__gt=since) & ~Q(
-            asked_by=user
-        )
-    return list(
-        Question.objects.filter(project=project)
-        .filter(news)
-        .select_related("promoted_to")
-        .order_by("-answered_at", "-pk")[:NOTICE_LIMIT]
-    )
+        news = news | Question.objects.filter(
+            project=project, status=Question.Status.PROMOTED, promoted_to__created_at__gt=since
+        ).exclude(asked_by=user)
+    return list(news.select_related("promoted_to").order_by("-answered_at", "-pk")[:NOTICE_LIMIT])
 
 
 def empty_counts(*, project: Project, user) -> EmptyCounts:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from annotation.models import (
@@ -23,7 +23,6 @@ from annotation.models import (
     GuidelineVersion,
     Item,
     Lease,
-    Question,
     Review,
     SchemaVersion,
 )
@@ -373,26 +372,3 @@ def annotation_undo_last(*, project: Project, by, now: datetime | None = None) -
     lease.expires_at = now + timedelta(seconds=batch_item.batch.lease_ttl)
     lease.save(update_fields=["state", "expires_at"])
     return lease
-
-
-@transaction.atomic
-def answers_mark_seen(
-    *, project: Project, user, question_ids: Iterable[int], now: datetime | None = None
-) -> None:
-    """``user`` has read the answers the workbench showed them: their own answered questions
-    stop being news, and so does every answer promoted into the guideline up to the latest
-    promotion among those shown (an answer promoted meanwhile stays news)."""
-    now = now or timezone.now()
-    shown = Question.objects.filter(project=project, pk__in=list(question_ids)).exclude(
-        status=Question.Status.OPEN
-    )
-    shown.filter(asked_by=user, answer_seen_at__isnull=True).update(answer_seen_at=now)
-    latest = shown.filter(status=Question.Status.PROMOTED).aggregate(
-        latest=Max("promoted_to__created_at")
-    )["latest"]
-    if latest is None:
-        return
-    state, _ = AnnotatorState.objects.get_or_create(project=project, user=user)
-    if state.answers_seen_at is None or state.answers_seen_at < latest:
-        state.answers_seen_at = latest
-        state.save(update_fields=["answers_seen_at", "updated_at"])

@@ -8,9 +8,17 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from annotation.models import GuidelineVersion, Item, Label, Question, SchemaVersion
+from annotation.models import (
+    AnnotatorState,
+    GuidelineVersion,
+    Item,
+    Label,
+    Question,
+    SchemaVersion,
+)
 from annotation.services.guideline import guideline_publish
 from dmops.errors import DomainError
 from dmops.models import Project
@@ -219,3 +227,21 @@ def question_mark_seen(*, questions: Question | Iterable[Question], by) -> int:
         status__in=[Question.Status.ANSWERED, Question.Status.PROMOTED],
         answer_seen_at__isnull=True,
     ).update(answer_seen_at=timezone.now())
+
+
+@transaction.atomic
+def answers_mark_seen(*, project: Project, user, question_ids: Iterable[int]) -> None:
+    """``user`` has read the answers the workbench showed them: their own answered questions
+    stop being news, and so does every answer promoted into the guideline up to the latest
+    promotion among those shown (an answer promoted meanwhile stays news)."""
+    shown = Question.objects.filter(project=project, pk__in=list(question_ids))
+    question_mark_seen(questions=shown, by=user)
+    latest = shown.filter(status=Question.Status.PROMOTED).aggregate(
+        latest=Max("promoted_to__created_at")
+    )["latest"]
+    if latest is None:
+        return
+    state, _ = AnnotatorState.objects.get_or_create(project=project, user=user)
+    if state.answers_seen_at is None or state.answers_seen_at < latest:
+        state.answers_seen_at = latest
+        state.save(update_fields=["answers_seen_at", "updated_at"])

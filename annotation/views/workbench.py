@@ -23,6 +23,7 @@ from annotation import queue
 from annotation.models import AnnotatorState, SchemaVersion
 from annotation.selectors import workbench as selectors
 from annotation.services import labelling as services
+from annotation.services import questions as question_services
 from dmops.models import Project
 from dmops.selectors import project_for_member
 
@@ -188,7 +189,7 @@ def workbench_answers_seen(request: HttpRequest, project_id: int) -> HttpRespons
     posted = set(request.POST.getlist("question"))
     seen = [q.pk for q in shown if str(q.pk) in posted]
     if seen:
-        services.answers_mark_seen(project=project, user=request.user, question_ids=seen)
+        question_services.answers_mark_seen(project=project, user=request.user, question_ids=seen)
     if request.htmx:
         return HttpResponse("")
     return _see_other(reverse("workbench", args=[project.pk]))
