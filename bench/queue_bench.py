@@ -19,30 +19,35 @@ also times one annotator reloading it with a session cookie.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
-import json
 import multiprocessing
 import os
 import resource
-import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432")
-PORT = int(os.environ.get("BENCH_PORT", "8765"))
-WARM_UP_REQUESTS = 5
+from bench._procstat import (  # noqa: E402  (the repository root is on sys.path from here)
+    cpu_seconds,
+    machine_busy_seconds,
+    peak_rss_mb,
+    with_children,
+)
+from bench._queue_http import (  # noqa: E402
+    APP_NAME,
+    PG_URL,
+    SECRET_KEY,
+    Client,
+    client_process,
+    start_server,
+    stop_server,
+)
+from bench._queue_seed import seed  # noqa: E402
+
 WORKBENCH_REQUESTS = 300
-APP_NAME = "dmops_queue_bench"
-PROJECT_PREFIX = "Queue bench"
-SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnop"
 
 
 def ensure_database(name: str) -> None:
@@ -67,152 +72,6 @@ def setup_django(database: str) -> None:
 
 
 # --- seeding --------------------------------------------------------------------------------
-
-
-def seed_items(project, n: int) -> float:
-    """Insert ``n`` items with one INSERT … SELECT generate_series; returns seconds. The rows
-    are made by PostgreSQL itself, so nothing crosses the wire; the time is index upkeep."""
-    from django.db import connection
-
-    from annotation.models import ImportJob, Item, Source
-
-    source = Source.objects.create(project=project, name="bench", format="text", licence="cc0-1.0")
-    job = ImportJob.objects.create(project=project, source=source, file_name="bench.txt")
-    # column -> (SQL expression over g, its parameters)
-    expressions = {
-        "project_id": ("%s", [project.pk]),
-        "source_id": ("%s", [source.pk]),
-        "import_job_id": ("%s", [job.pk]),
-        "position": ("g", []),
-        "text": (
-            "'Benchmark sentence ' || g || ' about a bridge built in ' || (1800 + mod(g, 200))",
-            [],
-        ),
-        "raw_text": ("'Benchmark sentence ' || g", []),
-        "text_hash": ("md5(%s || ':' || g)", [str(project.pk)]),
-        "created_at": ("now()", []),
-    }
-    columns, selects, params = [], [], []
-    for field in Item._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(field.column)
-        if field.column in expressions:
-            sql, values = expressions[field.column]
-        elif field.null:
-            sql, values = "NULL", []
-        else:  # columns added later get their Python default
-            sql, values = "%s", [field.get_db_prep_save(field.get_default(), connection)]
-        selects.append(sql)
-        params.extend(values)
-    sql = (
-        f"INSERT INTO {Item._meta.db_table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selects)} FROM generate_series(1, %s) g"
-    )
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, n])
-    return time.perf_counter() - started
-
-
-def analyze(*tables: str, vacuum: bool = False) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"{'VACUUM (ANALYZE)' if vacuum else 'ANALYZE'} {table}")
-
-
-def reusable_batch(n_items: int, overlap: int):
-    """The main batch of an earlier bench project of the same shape, or None."""
-    from django.db.models import Count
-
-    from annotation.models import Batch
-
-    return (
-        Batch.objects.filter(
-            project__name__startswith=PROJECT_PREFIX, name="main", overlap=overlap, is_open=True
-        )
-        .annotate(n=Count("batch_items"))
-        .filter(n=n_items)
-        .select_related("project")
-        .order_by("-pk")
-        .first()
-    )
-
-
-def reset_batch(batch) -> float:
-    """Forget every lease and annotation of the batch, so the run starts as on fresh data."""
-    from django.db import connection
-
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        for table in ("annotation_annotation", "annotation_lease"):
-            cursor.execute(
-                f"DELETE FROM {table} t USING annotation_batchitem bi "
-                "WHERE bi.id = t.batch_item_id AND bi.batch_id = %s",
-                [batch.pk],
-            )
-        cursor.execute(
-            "UPDATE annotation_batchitem SET submitted_count = 0, is_complete = false, "
-            "is_dropped = false WHERE batch_id = %s "
-            "AND (submitted_count <> 0 OR is_complete OR is_dropped)",
-            [batch.pk],
-        )
-    # Dead rows left by the previous run would otherwise sit at the head of the queue index.
-    analyze("annotation_batchitem", "annotation_lease", "annotation_annotation", vacuum=True)
-    return time.perf_counter() - started
-
-
-def annotators(project, n: int) -> list[str]:
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    from dmops.models import Membership
-
-    User = get_user_model()
-    tokens = []
-    for i in range(n):
-        user, _ = User.objects.get_or_create(username=f"bench-annotator-{i}")
-        Membership.objects.get_or_create(
-            project=project, user=user, defaults={"role": Membership.Role.ANNOTATOR}
-        )
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
-    return tokens
-
-
-def seed(n_items: int, n_annotators: int, overlap: int, fresh: bool):
-    from django.contrib.auth import get_user_model
-
-    from annotation.models import Item, SchemaVersion
-    from annotation.services import labelling
-    from dmops import services
-
-    batch = None if fresh else reusable_batch(n_items, overlap)
-    if batch is not None:
-        timings = {"reset": reset_batch(batch)}
-        return batch.project, batch, annotators(batch.project, n_annotators), timings
-    manager, _ = get_user_model().objects.get_or_create(username="bench-manager")
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    project = services.project_create(name=f"{PROJECT_PREFIX} {stamp}", created_by=manager)
-    SchemaVersion.objects.create(
-        project=project, number=1, task_type="binary", question="Needs a citation?", is_final=True
-    )
-    timings = {"seed items": seed_items(project, n_items)}
-    # Fresh rows have no statistics yet; without them the planner picks a nested loop.
-    analyze("annotation_item")
-    started = time.perf_counter()
-    batch = labelling.batch_create(
-        project=project,
-        by=manager,
-        name="main",
-        items=Item.objects.filter(project=project),
-        overlap=overlap,
-        is_open=True,
-    )
-    timings["batch items"] = time.perf_counter() - started
-    analyze("annotation_item", "annotation_batchitem", "annotation_lease")
-    return project, batch, annotators(project, n_annotators), timings
 
 
 def explain_pick(batch) -> str:
@@ -241,105 +100,6 @@ def explain_pick(batch) -> str:
 # --- the server and what it costs -----------------------------------------------------------
 
 
-def start_server(database: str, workers: int, threads: int, pool: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        # Tagged so the CPU of its backends can be told from other users of the database.
-        "DATABASE_URL": f"{PG_URL}/{database}?application_name={APP_NAME}",
-        "SECRET_KEY": SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        # 0: each gunicorn thread keeps its own connection (DB_CONN_MAX_AGE); N: a pool of N
-        # per worker process (dmops/settings.py).
-        "DB_POOL_MAX_SIZE": str(pool),
-        # Keep every thread's connection for the whole run, so the CPU of its backend is
-        # counted from start to end (the default recycles them every 60 s).
-        "DB_CONN_MAX_AGE": "3600",
-        # Pages link hashed static files (DEBUG=0), so they need collectstatic's manifest.
-        "STATIC_ROOT": str(ROOT / "var" / "bench-static"),
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [
-        str(gunicorn),
-        "dmops.wsgi",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        # Imports happen once in the master; workers fork with them (shared pages, fast boot).
-        "--preload",
-        "--keep-alive",
-        "75",
-        "--backlog",
-        "256",
-        "-b",
-        f"127.0.0.1:{PORT}",
-    ]
-    server = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group, so stop_server can end all of it
-    )
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-            conn.request("GET", "/accounts/login/")
-            conn.getresponse().read()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start: " + server.stderr.read().decode()[-2000:])
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGINT)  # quick shutdown; SIGTERM waits for keep-alives
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    # A master once outlived its workers here; nothing of the server may survive the bench.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)
-
-
-def with_children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of the processes, from /proc/<pid>/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent not idle, summed over cores (/proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def backend_pids(database: str) -> list[int]:
     """PostgreSQL backends serving the bench database (gunicorn keeps its connections)."""
     from django.db import connection
@@ -350,110 +110,6 @@ def backend_pids(database: str) -> list[int]:
             [database, APP_NAME],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def peak_rss_mb(pids: list[int]) -> float:
-    """VmHWM of the processes, summed, in MB (shared pages of forked workers count in each)."""
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
-
-
-# --- the clients ----------------------------------------------------------------------------
-
-
-class Client:
-    """A keep-alive HTTP connection with fixed headers."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers = headers
-        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
-
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        data = json.dumps(body) if body is not None else None
-        try:
-            self.conn.request(method, path, body=data, headers=self.headers)
-            response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionError):
-            # The server closed the idle keep-alive connection; open a new one, retry once.
-            self.conn.close()
-            self.conn.request(method, path, body=data, headers=self.headers)
-            response = self.conn.getresponse()
-        return response.status, response.read()
-
-
-class Annotator(threading.Thread):
-    """One simulated annotator: warms up, waits for the start, labels until the stop time."""
-
-    def __init__(self, token: str, project_id: int, go: threading.Event, stop_at) -> None:
-        super().__init__(daemon=True)
-        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        self.client = Client(headers)
-        self.project_id, self.go, self.stop_at = project_id, go, stop_at
-        self.ready = threading.Event()
-        self.next_ms: list[float] = []
-        self.submit_ms: list[float] = []
-        self.errors: list[str] = []
-        self.empty = 0
-
-    def run(self) -> None:
-        # Each gunicorn thread opens its database connection on its first request.
-        for _ in range(WARM_UP_REQUESTS):
-            self.client.call("GET", f"/api/projects/{self.project_id}/")
-        self.ready.set()
-        self.go.wait()
-        next_path = f"/api/projects/{self.project_id}/next-item/"
-        while time.monotonic() < self.stop_at.value:
-            started = time.perf_counter()
-            status, body = self.client.call("GET", next_path)
-            self.next_ms.append((time.perf_counter() - started) * 1000)
-            if status == 204:
-                self.empty += 1
-                time.sleep(0.05)
-                continue
-            if status != 200:
-                self.errors.append(f"next-item {status} {body[:200]!r}")
-                continue
-            item = json.loads(body)
-            started = time.perf_counter()
-            status, body = self.client.call(
-                "POST",
-                f"/api/items/{item['batch_item_id']}/annotations/",
-                {"lease": item["lease_id"], "answer": "yes", "seconds_spent": 1.0},
-            )
-            self.submit_ms.append((time.perf_counter() - started) * 1000)
-            if status != 201:
-                self.errors.append(f"submit {status} {body[:200]!r}")
-        self.client.conn.close()
-
-
-def client_process(tokens, project_id, ready, go, stop_at, results) -> None:
-    """Runs in its own process, so the clients' Python does not share one GIL."""
-    start = threading.Event()
-    threads = [Annotator(t, project_id, start, stop_at) for t in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.ready.wait()
-    ready.put(os.getpid())
-    go.wait()
-    start.set()
-    for thread in threads:
-        thread.join()
-    results.put(
-        {
-            "next_ms": [v for t in threads for v in t.next_ms],
-            "submit_ms": [v for t in threads for v in t.submit_ms],
-            "errors": [e for t in threads for e in t.errors],
-            "empty": sum(t.empty for t in threads),
-        }
-    )
 
 
 def run_annotators(tokens, project_id, seconds, n_processes, database, server) -> dict:
