@@ -147,6 +147,9 @@
       return;
     }
     if (target && target.id === "wb-item") {
+      // htmx reports one swap's settle more than once (twice for the item here): act on the
+      // first only, or a later one takes the focus back from a panel a queued key just opened.
+      if (!swapping) return;
       busy = false;
       swapping = false;
       focusItem();
