@@ -31,6 +31,18 @@ def run_import_job(job_id: int) -> None:
 # --- end of step 2 ---------------------------------------------------------------------------
 
 
+# --- jobs whose worker died (annotation/services/stale_jobs.py) -------------------------------
+
+
+@shared_task(soft_time_limit=300, time_limit=360, acks_late=True)
+def sweep_stale_jobs() -> dict[str, int]:
+    """Periodic (Celery beat): fail the imports, release builds and pre-processing runs whose
+    worker stopped mid-job."""
+    from annotation.services.stale_jobs import stale_jobs_sweep
+
+    return stale_jobs_sweep()
+
+
 # --- step 12: releases and webhooks (annotation/services/releases.py, webhooks.py) ------------
 
 WEBHOOK_MAX_RETRIES = 8  # with backoff 2, 4, … capped at 10 min: about 25 minutes in all

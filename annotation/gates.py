@@ -116,7 +116,7 @@ def release_with_complete_datasheet(project: Project) -> CheckResult:
 def training_set_up(project: Project) -> CheckResult:
     from annotation.models import QualificationRule, TrainingItem
 
-    count = TrainingItem.objects.filter(project=project).count()
+    count = TrainingItem.objects.active().filter(project=project).count()
     rule = QualificationRule.objects.filter(project=project).first()
     if count == 0:
         return CheckResult(False, "No training items have been chosen.")

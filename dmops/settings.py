@@ -184,13 +184,22 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60 * 60 + 300)
+# A running import, building release or pre-processing run with no sign of life for this long
+# lost its worker and is marked failed (annotation/services/stale_jobs.py). The default is twice
+# the longest hard time limit of those jobs (3 h 5 min), which no live job can outlast.
+DMOPS_STALE_JOB_SECONDS = env_int("DMOPS_STALE_JOB_SECONDS", 2 * (3 * 3600 + 300))
 # Labelling cannot call evaluation (import direction), so finished pilots are swept for their
-# agreement report every minute (run `celery -A dmops beat` beside the workers).
+# agreement report every minute (run `celery -A dmops beat` beside the workers). Jobs whose
+# worker died are swept every 5 minutes.
 CELERY_BEAT_SCHEDULE = {
     "sweep-pilot-reports": {
         "task": "evaluation.celery_tasks.sweep_pilot_reports",
         "schedule": 60.0,
-    }
+    },
+    "sweep-stale-jobs": {
+        "task": "annotation.celery_tasks.sweep_stale_jobs",
+        "schedule": 300.0,
+    },
 }
 
 LOGGING = {

@@ -48,6 +48,9 @@ class Release(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # The build's heartbeat, set with each progress report: a building release it has not
+    # moved for DMOPS_STALE_JOB_SECONDS lost its worker (annotation/services/stale_jobs.py).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["project", "-number"]

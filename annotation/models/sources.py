@@ -88,6 +88,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The heartbeat: the claim and every progress write set it (QuerySet.update and the raw
+    # progress UPDATE skip auto_now, so they set it themselves). A running job it has not
+    # moved for DMOPS_STALE_JOB_SECONDS lost its worker (annotation/services/stale_jobs.py).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -115,12 +119,20 @@ class Item(models.Model):
     """One unit of text to label. ``raw_text`` is kept as imported so pre-processing can be
     undone until step 3 is signed off; ``text`` is what annotators see."""
 
-    # No index of its own: the (project, …) indexes below all start with it. Every index costs
-    # each imported row an insertion (see bench/README.md, "Import").
+    # No database-level foreign keys on project and source: their per-row checks (one SPI
+    # query and a FOR KEY SHARE lock per row and key) were a third of PostgreSQL's CPU time
+    # in an import (bench/README.md, "Import"). Integrity is kept otherwise: an import locks
+    # its project and source rows once (FOR KEY SHARE) and fails if they are gone; Django's
+    # CASCADE deletes the items; and migration 0011's deferred triggers refuse to commit the
+    # deletion of a project or source that still has items (one index probe per deleted row).
+    # No index on project of its own: the (project, …) indexes below all start with it, and
+    # every index costs each imported row an insertion.
     project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
     )
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items")
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="items", db_constraint=False
+    )
     # Provenance only, so no database-level constraint: the import updates its job's progress
     # while it inserts, and a per-row FK check against that ever-updated row (whose old
     # versions the open import cannot prune) made the checks the slowest part of an import.

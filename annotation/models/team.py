@@ -74,10 +74,20 @@ class QualificationRule(models.Model):
         return f"Qualify with {self.min_correct} correct on {self.project}"
 
 
+class TrainingItemQuerySet(models.QuerySet):
+    def active(self) -> TrainingItemQuerySet:
+        """Items still in training: served to attempts and counted by the pass rule."""
+        return self.filter(retired_at__isnull=True)
+
+
 class TrainingItem(models.Model):
     """Step 7: an item with its correct (gold) answer, shown to new annotators in ``position``
     order. After each answer they see whether it was right and the guideline section named by
-    ``guideline_section`` (a heading of the guideline), with ``explanation``."""
+    ``guideline_section`` (a heading of the guideline), with ``explanation``.
+
+    Removing an item that annotators have answered retires it (``retired_at``) instead of
+    deleting it, so past attempts keep their answers; a retired item is no longer served or
+    counted, and adding its item again brings it back."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_items")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="training_uses")
@@ -90,6 +100,9 @@ class TrainingItem(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "position", "pk"]

@@ -58,8 +58,10 @@ def qualification_rule(project: Project) -> QualificationRule:
 
 
 def training_items(project: Project) -> QuerySet[TrainingItem]:
+    """The project's training items in use: retired ones are kept for history only."""
     return (
-        TrainingItem.objects.filter(project=project)
+        TrainingItem.objects.active()
+        .filter(project=project)
         .select_related("item")
         .order_by("position", "pk")
     )
@@ -228,7 +230,12 @@ class AttemptProgress:
 def attempt_progress(attempt: TrainingAttempt) -> AttemptProgress:
     next_item = next_training_item(attempt) if attempt.finished_at is None else None
     question = training_question(final_schema(attempt.project), next_item) if next_item else None
-    return AttemptProgress(attempt, attempt.answers.count(), next_item, question)
+    return AttemptProgress(attempt, _answered(attempt), next_item, question)
+
+
+def _answered(attempt: TrainingAttempt) -> int:
+    """Answers to items still in training (what the attempt's score will count)."""
+    return attempt.answers.filter(training_item__retired_at__isnull=True).count()
 
 
 def current_attempt(project: Project, user) -> TrainingAttempt | None:
@@ -288,7 +295,7 @@ def trainee_state(project: Project, user) -> TraineeState:
     question = training_question(final_schema(project), next_item) if next_item else None
     return TraineeState(
         rule=QualificationRule.objects.filter(project=project).first(),
-        item_count=TrainingItem.objects.filter(project=project).count(),
+        item_count=TrainingItem.objects.active().filter(project=project).count(),
         qualified_at=AnnotatorState.objects.filter(project=project, user=user)
         .values_list("qualified_at", flat=True)
         .first(),
@@ -296,5 +303,5 @@ def trainee_state(project: Project, user) -> TraineeState:
         current=current,
         next_item=next_item,
         question=question,
-        answered=current.answers.count() if current else 0,
+        answered=_answered(current) if current else 0,
     )

@@ -76,6 +76,8 @@ class TrainingSetup:
     schema: SchemaVersion | None
     headings: list[str]
     annotators: list[AnnotatorTraining]
+    # Removed after annotators answered them: kept so past attempts keep their answers.
+    retired: list[TrainingItem] = field(default_factory=list)
 
     @property
     def label_keys(self) -> list[str]:
@@ -94,6 +96,11 @@ def training_setup(project: Project) -> TrainingSetup:
         schema=schema,
         headings=guideline_headings(project),
         annotators=annotator_training_rows(project),
+        retired=list(
+            TrainingItem.objects.filter(project=project, retired_at__isnull=False)
+            .select_related("item")
+            .order_by("retired_at", "pk")
+        ),
     )
 
 
@@ -103,7 +110,8 @@ CANDIDATE_LIMIT = 20
 
 
 def _not_yet_training(project: Project) -> QuerySet[Item]:
-    taken = TrainingItem.objects.filter(project=project, item=OuterRef("pk"))
+    # A retired training item's item is a candidate again: adding it brings it back.
+    taken = TrainingItem.objects.active().filter(project=project, item=OuterRef("pk"))
     return Item.objects.filter(project=project, is_active=True).filter(~Exists(taken))
 
 

@@ -300,7 +300,7 @@ def _annotators(release: Release) -> SectionResult:
         stats["qualification"] = None
         md += " No qualification rule: every annotator could label without training."
     else:
-        training = TrainingItem.objects.filter(project=release.project).count()
+        training = TrainingItem.objects.active().filter(project=release.project).count()
         stats["qualification"] = {
             "min_correct": rule.min_correct,
             "training_items": training,

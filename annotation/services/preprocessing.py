@@ -8,6 +8,7 @@ signed off.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -101,6 +102,27 @@ def preprocessing_run_execute(*, run_id: int) -> PreprocessingRun | None:
             status=PreprocessingRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
+
+
+STALE_RUN_ERROR = (
+    "The worker stopped before the run finished; no item was changed. Start the run again."
+)
+
+
+def preprocessing_runs_fail_stale(*, before: datetime) -> int:
+    """Fail every running run created before *before* whose row no transaction holds: its
+    worker died. A run reports no progress; instead its job holds the row (FOR UPDATE) from
+    start to finish, and a dead worker's connection, transaction and lock end with it. Items
+    were left as they were. Returns how many failed."""
+    with transaction.atomic():
+        stale = PreprocessingRun.objects.select_for_update(skip_locked=True).filter(
+            status=PreprocessingRun.Status.RUNNING, created_at__lt=before
+        )
+        return PreprocessingRun.objects.filter(
+            pk__in=list(stale.values_list("pk", flat=True))
+        ).update(
+            status=PreprocessingRun.Status.FAILED, error=STALE_RUN_ERROR, finished_at=timezone.now()
+        )
 
 
 def _execute(run_id: int) -> PreprocessingRun | None:

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -142,10 +143,45 @@ def _publish(release: Release, scratch: Path, built: list) -> None:
     release_published_notify(release=locked)
 
 
-def _fail(release: Release, exc: Exception) -> None:
+STALE_BUILD_ERROR = (
+    "The worker stopped before the build finished; nothing was released. Create the release again."
+)
+
+
+def releases_fail_stale(*, before: datetime) -> int:
+    """Fail every building release whose last progress report (``updated_at``) is older than
+    *before* and whose row no build holds: its worker died. It is cleaned up as any failed
+    build is (``release_build_fail``). Returns how many failed."""
     with transaction.atomic():
-        failed = Release.objects.filter(pk=release.pk, status=Release.Status.BUILDING).update(
-            status=Release.Status.FAILED, error=_describe(exc), stage="Failed"
+        # A build writing rows holds the row for minutes without reporting: skip it.
+        stale = list(
+            Release.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("project")
+            .filter(status=Release.Status.BUILDING, updated_at__lt=before)
+        )
+    return sum(
+        release_build_fail(release=release, error=STALE_BUILD_ERROR, stale_before=before)
+        for release in stale
+    )
+
+
+def _fail(release: Release, exc: Exception) -> None:
+    release_build_fail(release=release, error=_describe(exc))
+
+
+def release_build_fail(
+    *, release: Release, error: str, stale_before: datetime | None = None
+) -> bool:
+    """Mark a building release failed with *error* and delete its rows and files; False if it
+    is not building any more (published, failed or gone), and then nothing is touched. With
+    *stale_before*, only if its last progress report is older than that: a build that
+    reported since is alive and is left alone."""
+    with transaction.atomic():
+        building = Release.objects.filter(pk=release.pk, status=Release.Status.BUILDING)
+        if stale_before is not None:
+            building = building.filter(updated_at__lt=stale_before)
+        failed = building.update(
+            status=Release.Status.FAILED, error=error, stage="Failed", updated_at=timezone.now()
         )
         if failed:
             ReleaseFile.objects.filter(release_id=release.pk).delete()
@@ -153,6 +189,7 @@ def _fail(release: Release, exc: Exception) -> None:
             Release.objects.filter(pk=release.pk).update(row_count=0, split_counts={}, datasheet={})
     if failed:
         shutil.rmtree(release_directory(release), ignore_errors=True)
+    return bool(failed)
 
 
 def _describe(exc: Exception) -> str:
@@ -167,8 +204,10 @@ def _describe(exc: Exception) -> str:
 
 def _report(release: Release, percent: int, stage: str) -> None:
     # Autocommit between steps (the job holds no transaction here), so the poll sees it now.
+    # It is also the build's heartbeat (stale_jobs.py): no live build goes longer without one
+    # than the job's hard time limit.
     Release.objects.filter(pk=release.pk, status=Release.Status.BUILDING).update(
-        progress=percent, stage=stage
+        progress=percent, stage=stage, updated_at=timezone.now()
     )
 
 

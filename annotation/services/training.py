@@ -5,6 +5,9 @@ A manager marks items as training items with their correct answer and sets a pas
 attempt, answers every training item once and sees after each answer whether it was right;
 answering the last item finishes the attempt, and passing sets ``AnnotatorState.qualified_at``,
 after which the queue (annotation/queue.py) serves them items.
+
+Answers are history: removing a training item someone answered retires it (it is no longer
+served nor counted) rather than deleting it, so past attempts keep their answers and scores.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from annotation import guideline_sections
@@ -151,7 +154,8 @@ def training_items_set(
     entries = list(entries)
     cleaned = _clean_entries(project, entries)
     _check_rule_still_reachable(project, len(cleaned))
-    TrainingItem.objects.filter(project=project).exclude(item_id__in=list(cleaned)).delete()
+    dropped = TrainingItem.objects.active().filter(project=project)
+    _retire_or_delete(dropped.exclude(item_id__in=list(cleaned)))
     existing = {t.item_id: t for t in TrainingItem.objects.filter(project=project)}
     saved = []
     for position, (item_id, fields) in enumerate(cleaned.items()):
@@ -160,7 +164,7 @@ def training_items_set(
         )
         for name, value in fields.items():
             setattr(training_item, name, value)
-        training_item.position = position
+        training_item.position, training_item.retired_at = position, None
         training_item.save()
         saved.append(training_item)
     return saved
@@ -178,7 +182,8 @@ def training_item_add(
     guideline_section: str = "",
 ) -> TrainingItem:
     """A manager adds one training item at the end, or updates it if the item already is
-    one (keeping its place). Same checks as ``training_items_set``."""
+    one (keeping its place; a retired one comes back at the end). Same checks as
+    ``training_items_set``."""
     _require_manager(project, by)
     entry = {
         "item_id": item_id,
@@ -189,14 +194,14 @@ def training_item_add(
     }
     fields = _clean_entries(project, [entry])[int(item_id)]
     training_item = TrainingItem.objects.filter(project=project, item_id=item_id).first()
-    if training_item is None:
-        last = TrainingItem.objects.filter(project=project).aggregate(m=Max("position"))["m"]
-        training_item = TrainingItem(
-            project=project,
-            item_id=item_id,
-            created_by=by,
-            position=0 if last is None else last + 1,
+    if training_item is None or training_item.retired_at is not None:
+        active = TrainingItem.objects.active().filter(project=project)
+        last = active.aggregate(m=Max("position"))["m"]
+        training_item = training_item or TrainingItem(
+            project=project, item_id=item_id, created_by=by
         )
+        training_item.position = 0 if last is None else last + 1
+        training_item.retired_at = None
     for name, value in fields.items():
         setattr(training_item, name, value)
     training_item.save()
@@ -205,14 +210,23 @@ def training_item_add(
 
 @transaction.atomic
 def training_item_remove(*, project: Project, by, training_item: TrainingItem) -> None:
-    """A manager removes a training item. Answers already given to it go with it; finished
-    attempts keep their scores. Refused if the pass rule could no longer be met."""
+    """A manager removes a training item: retired if anyone answered it (their answers and
+    attempt scores stay as they were), deleted otherwise. Either way it is no longer served
+    nor counted by the pass rule. Refused if the pass rule could no longer be met."""
     _require_manager(project, by)
     if training_item.project_id != project.pk:
         raise DomainError("This training item belongs to another project.")
-    remaining = TrainingItem.objects.filter(project=project).exclude(pk=training_item.pk)
+    if training_item.retired_at is not None:
+        raise DomainError("This training item was already removed.")
+    remaining = TrainingItem.objects.active().filter(project=project).exclude(pk=training_item.pk)
     _check_rule_still_reachable(project, remaining.count())
-    training_item.delete()
+    _retire_or_delete(TrainingItem.objects.filter(pk=training_item.pk))
+
+
+def _retire_or_delete(training_items) -> None:
+    answered = Exists(TrainingAnswer.objects.filter(training_item=OuterRef("pk")))
+    training_items.filter(answered).update(retired_at=timezone.now())
+    training_items.filter(~answered).delete()
 
 
 @transaction.atomic
@@ -224,7 +238,7 @@ def qualification_rule_set(
     serves only qualified annotators. Raising ``max_attempts`` is how a manager lets someone
     who used up their attempts try again."""
     _require_manager(project, by)
-    count = TrainingItem.objects.filter(project=project).count()
+    count = TrainingItem.objects.active().filter(project=project).count()
     if count == 0:
         raise DomainError("Choose training items before setting a pass rule.")
     if min_correct < 1:
@@ -266,7 +280,7 @@ def training_attempt_start(*, project: Project, annotator) -> TrainingAttempt:
     if unfinished is not None:
         return unfinished
     rule = QualificationRule.objects.filter(project=project).first()
-    if rule is None or not TrainingItem.objects.filter(project=project).exists():
+    if rule is None or not TrainingItem.objects.active().filter(project=project).exists():
         raise DomainError("Training is not set up yet: ask a project manager.")
     used = TrainingAttempt.objects.filter(project=project, annotator=annotator).count()
     if rule.max_attempts is not None and used >= rule.max_attempts:
@@ -287,8 +301,11 @@ def training_attempt_start(*, project: Project, annotator) -> TrainingAttempt:
 def _finish(attempt: TrainingAttempt, now) -> None:
     project = attempt.project
     rule = QualificationRule.objects.filter(project=project).first()
-    attempt.total = TrainingItem.objects.filter(project=project).count()
-    attempt.correct = attempt.answers.filter(is_correct=True).count()
+    # Only items still in training count: an answer to one retired mid-attempt does not.
+    attempt.total = TrainingItem.objects.active().filter(project=project).count()
+    attempt.correct = attempt.answers.filter(
+        is_correct=True, training_item__retired_at__isnull=True
+    ).count()
     # Without a rule (a manager removed it mid-attempt) only a perfect score passes.
     needed = rule.min_correct if rule else attempt.total
     attempt.passed = attempt.correct >= needed
@@ -320,6 +337,8 @@ def training_answer(
         raise DomainError("This attempt is finished; start a new one to try again.")
     if training_item.project_id != attempt.project_id:
         raise DomainError("This training item belongs to another project.")
+    if not TrainingItem.objects.active().filter(pk=training_item.pk).exists():
+        raise DomainError("This item is no longer a training item.")
     if attempt.answers.filter(training_item=training_item).exists():
         raise DomainError("You have already answered this item in this attempt.")
     given = normalise_answer(

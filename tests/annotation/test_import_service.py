@@ -289,6 +289,28 @@ def test_duplicates_in_the_file_and_in_the_project_are_dropped_and_counted(
     assert Item.objects.filter(project=project).count() == 4
 
 
+@pytest.mark.parametrize("filter_bits", [27, 3])
+def test_duplicates_in_the_first_import_into_a_project_are_dropped(
+    project, manager, small_chunks, monkeypatch, filter_bits
+):
+    """Into an empty project, rows the filter calls first of their hash are COPYed without
+    ON CONFLICT. A filter of 8 slots calls most rows "maybe seen" by mistake; those take the
+    ON CONFLICT path, and the result must be the same."""
+    from annotation.services.sources import _fresh
+
+    monkeypatch.setattr(_fresh, "_FILTER_BITS", filter_bits)
+    content = b"".join(
+        b'{"text": "%s"}\n' % t.encode()
+        for t in ["A.", "B.", "C.", "A.", "D.", " B. ", "E.", "F.", "G.", "A.", "H."]
+    )
+    job = do_import(project, manager, content)
+    assert (job.rows_read, job.items_created, job.duplicates) == (11, 8, 3)
+    assert texts(job) == ["A.", "B.", "C.", "D.", "E.", "F.", "G.", "H."]
+    assert [p for p, in Item.objects.order_by("position").values_list("position")] == [
+        1, 2, 3, 5, 7, 8, 9, 11
+    ]  # fmt: skip
+
+
 def test_duplicates_are_per_project(project, manager):
     ItemFactory(text="Shared sentence.")  # in another project
     job = do_import(project, manager, b'{"text": "Shared sentence."}\n')

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import datetime
 from typing import IO, Any
 
 from django.conf import settings
@@ -41,7 +42,7 @@ from annotation.services.sources._rows import (
     dedupe_hash,
     hashed_rows,
 )
-from annotation.services.sources._write import insert_rows
+from annotation.services.sources._write import SourceDeleted, insert_rows
 from annotation.sources import ImportFormatError, ParseOptions, get_parser
 from annotation.sources.compression import open_decompressed
 from dmops.errors import DomainError
@@ -58,6 +59,7 @@ __all__ = [
     "import_job_claim",
     "import_job_create",
     "import_job_run",
+    "import_jobs_fail_stale",
     "parse_options",
     "source_create",
     "source_create_with_upload",
@@ -240,8 +242,9 @@ def import_job_claim(*, job_id: int) -> bool:
 
     A conditional UPDATE, so two workers given the same job cannot both run it.
     """
+    now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+        status=ImportJob.Status.RUNNING, started_at=now, updated_at=now
     )
     return claimed == 1
 
@@ -285,6 +288,10 @@ def import_job_run(*, job_id: int, progress: Progress | None = None) -> ImportJo
             job.pk, job.rows_read, created, job.duplicates, job.rejected,
             time.monotonic() - started, f" ({compression})" if compression else "",
         )  # fmt: skip
+    except SourceDeleted:
+        # The job row went with its source or project: there is nothing left to report to.
+        logger.info("Import job %s: its source or project was deleted; nothing imported", job.pk)
+        return None
     except ImportFormatError as exc:
         _finish(job, stats, ImportJob.Status.FAILED, error=exc.message, line=exc.line)
     except Exception as exc:  # noqa: BLE001 - the job must end failed, whatever went wrong
@@ -293,6 +300,31 @@ def import_job_run(*, job_id: int, progress: Progress | None = None) -> ImportJo
     finally:
         _delete_upload(job)
     return job
+
+
+STALE_IMPORT_ERROR = (
+    "The worker stopped before the import finished; nothing was imported. Upload the file again."
+)
+
+
+def import_jobs_fail_stale(*, before: datetime) -> int:
+    """Fail every running import whose heartbeat (``updated_at``) is older than *before*: its
+    worker died, or it would have written progress. Its transaction died with it, so nothing
+    was imported; the upload is deleted as on any failure. Each job is failed by a conditional
+    UPDATE, so one that reports progress meanwhile is left running. Returns how many failed."""
+    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, updated_at__lt=before)
+    failed = 0
+    for job in stale.only("pk", "upload"):
+        now = timezone.now()
+        if stale.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            error=STALE_IMPORT_ERROR,
+            finished_at=now,
+            updated_at=now,
+        ):
+            _delete_upload(job)
+            failed += 1
+    return failed
 
 
 def _describe(exc: Exception) -> str:

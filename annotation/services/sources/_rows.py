@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.utils import timezone
 
 from annotation.models import ImportJob
 from annotation.preprocessing import text_hash
@@ -91,9 +92,10 @@ class ProgressWriter:
 
     On PostgreSQL it writes through its own autocommit connection: the import's connection
     would hide the update until commit. The import does not touch the job row before it
-    finishes, so this UPDATE never waits on the import's locks. SQLite allows one writer at a
-    time and the import holds it, so there progress only goes to *callback* and the page sees
-    the report at the end.
+    finishes, so this UPDATE never waits on the import's locks. Each write also sets the job's
+    heartbeat (``updated_at``), which tells a live import from one whose worker died. SQLite
+    allows one writer at a time and the import holds it, so there progress only goes to
+    *callback* and the page sees the report at the end.
     """
 
     def __init__(self, job: ImportJob, stats: Stats, callback: Progress | None) -> None:
@@ -101,8 +103,8 @@ class ProgressWriter:
         self.last = 0.0
         self.conn = None
         self.sql = (
-            f"UPDATE {ImportJob._meta.db_table} SET rows_read = %s, bytes_read = %s "
-            "WHERE id = %s AND status = %s"
+            f"UPDATE {ImportJob._meta.db_table} SET rows_read = %s, bytes_read = %s, "
+            "updated_at = %s WHERE id = %s AND status = %s"
         )
 
     def __enter__(self) -> Callable[[], None]:
@@ -127,7 +129,10 @@ class ProgressWriter:
         if self.conn is not None:
             try:
                 with self.conn.cursor() as cursor:
-                    cursor.execute(self.sql, (rows, read, self.job.pk, ImportJob.Status.RUNNING))
+                    cursor.execute(
+                        self.sql,
+                        (rows, read, timezone.now(), self.job.pk, ImportJob.Status.RUNNING),
+                    )
             except DatabaseError:  # progress is a courtesy; never fail an import over it
                 logger.warning("Import job %s: progress update failed", self.job.pk, exc_info=True)
                 self.conn.close()
