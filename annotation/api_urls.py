@@ -14,14 +14,16 @@ from annotation.api import (
     training,
 )
 
+# Labelling first: next-item and submit are most of the API's traffic, and Django tries the
+# patterns in order.
 urlpatterns = [
+    *labelling.urlpatterns,
     *sources.urlpatterns,
     *preprocessing.urlpatterns,
     *schema.urlpatterns,
     *guideline.urlpatterns,
     *team.urlpatterns,
     *training.urlpatterns,
-    *labelling.urlpatterns,
     *questions.urlpatterns,
     *releases.urlpatterns,
 ]

@@ -91,6 +91,9 @@ DATABASES = {
 # keeping its own for DB_CONN_MAX_AGE seconds, which keeps PostgreSQL's connection count
 # bounded when workers × threads grows. Pooled connections are never persistent ones.
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+# The labelling hot path prepares its statements on PostgreSQL (dmops/db.py). Set to 0 behind
+# a connection pooler in transaction mode that does not keep prepared statements.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", default=True)
 if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -98,6 +101,16 @@ if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backend
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env_int("DB_POOL_TIMEOUT", 10),
     }
+if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares nothing while the threshold is None (Django's default). This threshold is
+    # never reached by Django's own cursors, which bind on the client and never prepare; only
+    # dmops.db.hot_cursor asks for it.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+    # Plan those statements once, not on every call: PostgreSQL otherwise keeps re-planning a
+    # prepared statement whose generic plan it estimates dearer, and these are all index
+    # lookups whose plan does not depend on the values. Only prepared statements use the
+    # plan cache, so nothing else is affected.
+    DATABASES["default"]["OPTIONS"]["options"] = "-c plan_cache_mode=force_generic_plan"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The default file lives in var/ (git-ignored); make sure the folder exists on a fresh clone.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -154,7 +167,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     # Token first: an anonymous API call is answered 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "dmops.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -30,13 +30,13 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The apps that build on the lifecycle add their own pages; named by string so that
+    # dmops never imports them. annotation's API comes first: it holds the labelling hot path.
+    path("api/", include("annotation.api_urls")),
     path("", views.dashboard, name="dashboard"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    # The apps that build on the lifecycle add their own pages; named by string so that
-    # dmops never imports them.
-    path("api/", include("annotation.api_urls")),
     path("", include("annotation.urls")),
     path("api/", include("evaluation.api_urls")),
     path("", include("evaluation.urls")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,6 +14,7 @@ from annotation.models import GuidelineVersion
 from annotation.selectors import guideline as selectors
 from annotation.services import guideline as services
 from dmops.api import IsProjectManagerOrReadOnly, IsProjectMember
+from dmops.authentication import TokenAuthentication
 
 
 class AuthMixin:

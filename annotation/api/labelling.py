@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -158,6 +160,8 @@ class NextItem(APIView):
     """Lease the next item to the caller (or renew the lease they hold); 204 when none is left."""
 
     permission_classes = [permissions.IsAuthenticated, IsQueueMember]
+    # The hot path speaks JSON only: no negotiation among renderers on every call.
+    renderer_classes = [JSONRenderer]
 
     @extend_schema(responses={200: LeasedItemSerializer, 204: None})
     def get(self, request, project_id: int):
@@ -173,6 +177,10 @@ class ItemAnnotations(APIView):
     """GET the annotations on a batch item (annotators: their own); POST submits an answer
     with a lease. 409 when the lease expired and the item was completed by others."""
 
+    # JSON only, like NextItem.
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+
     @extend_schema(responses=AnnotationSerializer(many=True))
     def get(self, request, batch_item_id: int):
         batch_item, _, role = selectors.batch_item_for_member(request.user, batch_item_id)
@@ -183,11 +191,15 @@ class ItemAnnotations(APIView):
         request=SubmitSerializer, responses={201: AnnotationSerializer, 409: None, 403: None}
     )
     def post(self, request, batch_item_id: int):
-        hot_path.batch_item_role(request.user, batch_item_id)  # 404 / 403
         incoming = SubmitSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        lease = hot_path.lease_on_item(request.user, data["lease"], batch_item_id)
+        valid = incoming.is_valid()
+        data = incoming.validated_data if valid else {}
+        # Membership and the lease in one query; membership is answered first (404 / 403).
+        access = hot_path.SubmitAccess(request.user, batch_item_id, data.get("lease"))
+        access.check_member()
+        if not valid:
+            raise serializers.ValidationError(incoming.errors)
+        lease = access.lease()
         try:
             annotation = services.annotation_submit(
                 lease=lease,

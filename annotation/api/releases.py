@@ -23,7 +23,7 @@ from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +35,7 @@ from annotation.services import releases as services
 from annotation.services import webhooks
 from annotation.services.datasheet import datasheet_markdown
 from dmops.api import IsProjectMember
+from dmops.authentication import TokenAuthentication
 
 MAX_PAGE = 1000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,7 @@ from annotation.selectors import schema as selectors
 from annotation.services import schema as services
 from annotation.services import schema_presets as presets
 from dmops.api import IsProjectManagerOrReadOnly, IsProjectMember
+from dmops.authentication import TokenAuthentication
 
 
 class AuthMixin:

@@ -10,7 +10,7 @@ services would refuse to, and test databases hand out the same ids again after a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -19,7 +19,8 @@ from django.dispatch import receiver
 from django.http import Http404
 from rest_framework.fields import DateTimeField
 
-from annotation.models import Annotation, Batch, BatchItem, Label, Lease, SchemaVersion
+from annotation.models import Annotation, Batch, BatchItem, Item, Label, Lease, SchemaVersion
+from dmops.db import db_datetime, hot_cursor
 from dmops.models import Membership, Project
 
 NOT_A_MEMBER = "You are not a member of this project."
@@ -27,8 +28,16 @@ LABEL_FIELDS = ("key", "name", "description", "category", "hotkey", "question")
 
 # Formats exactly as the API's serializers do (ISO 8601, "Z" for UTC).
 _datetime = DateTimeField()
-# schema version id -> (question payload, label keys); only final versions are kept.
-_final_schemas: dict[int, tuple[dict[str, Any], frozenset[str]]] = {}
+
+
+class _Schema(NamedTuple):
+    question: dict[str, Any]  # QuestionSerializer's shape
+    keys: frozenset[str]
+    labels: tuple[Label, ...]  # shared by every request of the process: read them only
+
+
+# schema version id -> its _Schema; only final versions are kept.
+_final_schemas: dict[int, _Schema] = {}
 
 
 _MEMBER_ROLE_SQL = f"""
@@ -41,7 +50,7 @@ _MEMBER_ROLE_SQL = f"""
 def member_role(user, project_id: int) -> str:
     """The user's role on the project, in one query; 404 if the project does not exist and
     403 for anyone else, as ``dmops.selectors.project_for_member``."""
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_MEMBER_ROLE_SQL, [user.pk, project_id])
         row = cursor.fetchone()
     if row is None:
@@ -51,45 +60,55 @@ def member_role(user, project_id: int) -> str:
     return row[1]
 
 
-_BATCH_ITEM_ROLE_SQL = f"""
+_SUBMIT_ACCESS_SQL = f"""
     SELECT (SELECT m.role FROM {Membership._meta.db_table} m
-            WHERE m.project_id = b.project_id AND m.user_id = %s)
+            WHERE m.project_id = b.project_id AND m.user_id = %(user)s),
+           l.annotator_id, l.batch_item_id
     FROM {BatchItem._meta.db_table} bi JOIN {Batch._meta.db_table} b ON b.id = bi.batch_id
-    WHERE bi.id = %s
+    LEFT JOIN {Lease._meta.db_table} l ON l.id = %(lease)s
+    WHERE bi.id = %(batch_item)s
 """  # noqa: S608 — table names come from model metadata, values are parameters
 
 
-def batch_item_role(user, batch_item_id: int) -> str:
-    """The user's role on the batch item's project, in one query; 404 / 403 as
-    ``annotation.selectors.labelling.batch_item_for_member``. Plain SQL: the ORM took longer
-    to build this statement than PostgreSQL takes to run it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_BATCH_ITEM_ROLE_SQL, [user.pk, batch_item_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("No such item in any batch.")
-    if row[0] is None:
-        raise PermissionDenied(NOT_A_MEMBER)
-    return row[0]
+class SubmitAccess:
+    """What a submit may touch, read in one query: the user's role on the batch item's
+    project, and the lease they name."""
 
+    def __init__(self, user, batch_item_id: int, lease_id: int | None) -> None:
+        with hot_cursor() as cursor:
+            cursor.execute(
+                _SUBMIT_ACCESS_SQL,
+                {"user": user.pk, "lease": lease_id, "batch_item": batch_item_id},
+            )
+            row = cursor.fetchone()
+        self.user, self.batch_item_id, self.lease_id = user, batch_item_id, lease_id
+        self.exists = row is not None
+        self.role, self.lease_annotator_id, self.lease_batch_item_id = row or (None, None, None)
 
-def lease_on_item(user, lease_id: int, batch_item_id: int) -> Lease:
-    """``user``'s lease on the batch item, whose project membership the caller has checked:
-    404 if it does not exist, 403 if it is someone else's, 400 if it is for another item (as
-    ``annotation.selectors.labelling.lease_on_item``). Only the ids are loaded."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT annotator_id, batch_item_id FROM {Lease._meta.db_table} WHERE id = %s",
-            [lease_id],
+    def check_member(self) -> str:
+        """The role; 404 if the batch item does not exist, 403 for a non-member, as
+        ``annotation.selectors.labelling.batch_item_for_member``."""
+        if not self.exists:
+            raise Http404("No such item in any batch.")
+        if self.role is None:
+            raise PermissionDenied(NOT_A_MEMBER)
+        return self.role
+
+    def lease(self) -> Lease:
+        """The user's lease on the batch item: 404 if it does not exist, 403 if it is someone
+        else's, 400 if it is for another item (as ``annotation.selectors.labelling.
+        lease_on_item``). Only the ids are loaded."""
+        if self.lease_annotator_id is None:
+            raise Http404("No such lease.")
+        if self.lease_annotator_id != self.user.pk:
+            raise PermissionDenied("This lease is another annotator's.")
+        if self.lease_batch_item_id != self.batch_item_id:
+            raise ValidationError({"lease": "This lease is for another item."})
+        return Lease(
+            pk=self.lease_id,
+            annotator_id=self.lease_annotator_id,
+            batch_item_id=self.lease_batch_item_id,
         )
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("No such lease.")
-    if row[0] != user.pk:
-        raise PermissionDenied("This lease is another annotator's.")
-    if row[1] != batch_item_id:
-        raise ValidationError({"lease": "This lease is for another item."})
-    return Lease(pk=lease_id, annotator_id=row[0], batch_item_id=row[1])
 
 
 @receiver([post_save, post_delete], sender=SchemaVersion)
@@ -102,9 +121,7 @@ def _forget_label_schema(sender, instance: Label, **kwargs) -> None:
     _final_schemas.pop(instance.schema_version_id, None)
 
 
-def _schema(
-    schema_version_id: int | None, version: SchemaVersion | None = None
-) -> tuple[dict[str, Any], frozenset[str]] | None:
+def _schema(schema_version_id: int | None, version: SchemaVersion | None = None) -> _Schema | None:
     if schema_version_id is None:
         return None
     cached = _final_schemas.get(schema_version_id)
@@ -114,15 +131,16 @@ def _schema(
         version = SchemaVersion.objects.only("number", "task_type", "question", "is_final").get(
             pk=schema_version_id
         )
-    labels = list(Label.objects.filter(schema_version_id=schema_version_id).values(*LABEL_FIELDS))
-    schema = (
-        {
+    labels = tuple(Label.objects.filter(schema_version_id=schema_version_id))
+    schema = _Schema(
+        question={
             "schema_version": version.number,
             "task_type": version.task_type,
             "question": version.question,
-            "labels": labels,
+            "labels": [{name: getattr(label, name) for name in LABEL_FIELDS} for label in labels],
         },
-        frozenset(label["key"] for label in labels),
+        keys=frozenset(label.key for label in labels),
+        labels=labels,
     )
     if version.is_final:
         _final_schemas[schema_version_id] = schema
@@ -133,49 +151,54 @@ def schema_question(schema_version_id: int | None) -> dict[str, Any] | None:
     """The schema version as the labelling screen shows it: number, task type, question and
     labels (``QuestionSerializer``'s shape); None without a schema."""
     schema = _schema(schema_version_id)
-    return schema[0] if schema else None
+    return schema.question if schema else None
 
 
 def schema_label_keys(schema_version: SchemaVersion) -> frozenset[str]:
     """The label keys of a schema version; no query once a final version has been read."""
     schema = _schema(schema_version.pk, schema_version)
-    return schema[1] if schema else frozenset()
+    return schema.keys if schema else frozenset()
+
+
+def schema_labels(schema_version: SchemaVersion) -> list[Label]:
+    """The labels of a schema version in their order; no query once a final version has been
+    read. The instances are shared with other requests: do not change them."""
+    schema = _schema(schema_version.pk, schema_version)
+    return list(schema.labels) if schema else []
+
+
+_LEASED_ITEM_SQL = f"""
+    SELECT l.id, l.expires_at, l.batch_item_id, bi.item_id, i.text, i.metadata,
+           bi.proposed_label, b.id, b.name, b.kind, b.schema_version_id
+    FROM {Lease._meta.db_table} l
+    JOIN {BatchItem._meta.db_table} bi ON bi.id = l.batch_item_id
+    JOIN {Item._meta.db_table} i ON i.id = bi.item_id
+    JOIN {Batch._meta.db_table} b ON b.id = bi.batch_id
+    WHERE l.id = %s
+"""  # noqa: S608 — table names come from model metadata, values are parameters
+_metadata = Item._meta.get_field("metadata")
 
 
 def leased_item(lease_id: int) -> dict[str, Any]:
     """What the labelling screen needs for one leased item, in one query plus the cached
     schema: ``LeasedItemSerializer``'s shape."""
-    row = (
-        Lease.objects.filter(pk=lease_id)
-        .values(
-            "pk",
-            "expires_at",
-            "batch_item_id",
-            "batch_item__item_id",
-            "batch_item__item__text",
-            "batch_item__item__metadata",
-            "batch_item__proposed_label",
-            "batch_item__batch_id",
-            "batch_item__batch__name",
-            "batch_item__batch__kind",
-            "batch_item__batch__schema_version_id",
-        )
-        .get()
-    )
+    with hot_cursor() as cursor:
+        cursor.execute(_LEASED_ITEM_SQL, [lease_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Lease.DoesNotExist(f"No lease {lease_id}.")
+    (pk, expires_at, batch_item_id, item_id, text, metadata, proposed, batch_id, name, kind,
+     schema_version_id) = row  # fmt: skip
     return {
-        "lease_id": row["pk"],
-        "expires_at": _datetime.to_representation(row["expires_at"]),
-        "batch_item_id": row["batch_item_id"],
-        "item_id": row["batch_item__item_id"],
-        "text": row["batch_item__item__text"],
-        "metadata": row["batch_item__item__metadata"],
-        "proposed_label": row["batch_item__proposed_label"],
-        "batch": {
-            "id": row["batch_item__batch_id"],
-            "name": row["batch_item__batch__name"],
-            "kind": row["batch_item__batch__kind"],
-        },
-        "question": schema_question(row["batch_item__batch__schema_version_id"]),
+        "lease_id": pk,
+        "expires_at": _datetime.to_representation(db_datetime(expires_at)),
+        "batch_item_id": batch_item_id,
+        "item_id": item_id,
+        "text": text,
+        "metadata": _metadata.from_db_value(metadata, None, connection),
+        "proposed_label": proposed,
+        "batch": {"id": batch_id, "name": name, "kind": kind},
+        "question": schema_question(schema_version_id),
     }
 
 

@@ -23,12 +23,15 @@ from annotation.models import (
     Question,
     SchemaVersion,
 )
+from annotation.selectors import hot_path
 from annotation.selectors import questions as question_selectors
+from dmops.db import hot_cursor
 from dmops.models import Project
 
 # Remaining items are counted up to this many: an exact count of a million-item batch would
-# cost more than the whole rest of the page.
-REMAINING_CAP = 10_000
+# cost more than the whole rest of the page, and "1 000+ left" tells an annotator as much as
+# "10 000+" (counting 10 000 rows took ~2.5 ms of every page and answer on PostgreSQL).
+REMAINING_CAP = 1_000
 # Neighbouring sentences are looked for this many positions away, so a sentence dropped as a
 # duplicate at import leaves no hole in the context.
 CONTEXT_REACH = 3
@@ -118,7 +121,7 @@ def work_item(*, lease_id: int, user, guideline: GuidelinePanel | None) -> WorkI
     ).get(pk=lease_id)
     batch_item = lease.batch_item
     batch, item, schema = batch_item.batch, batch_item.item, batch_item.batch.schema_version
-    labels = list(Label.objects.filter(schema_version=schema)) if schema else []
+    labels = hot_path.schema_labels(schema) if schema else []
     mode = _mode(schema, batch_item.proposed_label)
     label_key = batch_item.proposed_label
     if not label_key and mode == Mode.BINARY and len(labels) == 1:
@@ -192,11 +195,23 @@ def wiki_context(item: Item) -> WikiContext | None:
     )
 
 
+# Both counts of the progress line in one prepared statement: it runs on every page and answer.
+_PROGRESS_SQL = f"""
+    SELECT (SELECT COUNT(*) FROM {Annotation._meta.db_table} a
+            JOIN {BatchItem._meta.db_table} bi ON bi.id = a.batch_item_id
+            WHERE bi.batch_id = %(batch)s AND a.annotator_id = %(user)s),
+           (SELECT COUNT(*) FROM (SELECT 1 FROM {BatchItem._meta.db_table}
+            WHERE batch_id = %(batch)s AND NOT is_complete AND NOT is_dropped
+            LIMIT %(cap)s) open_items)
+"""  # noqa: S608 — table names come from model metadata, values are parameters
+
+
 def batch_progress(batch: Batch, user) -> Progress:
-    done = Annotation.objects.filter(batch_item__batch_id=batch.pk, annotator=user).count()
-    remaining = _capped_count(
-        BatchItem.objects.filter(batch_id=batch.pk, is_complete=False, is_dropped=False)
-    )
+    with hot_cursor() as cursor:
+        cursor.execute(
+            _PROGRESS_SQL, {"batch": batch.pk, "user": user.pk, "cap": REMAINING_CAP + 1}
+        )
+        done, remaining = cursor.fetchone()
     return Progress(done, min(remaining, REMAINING_CAP), remaining > REMAINING_CAP)
 
 
@@ -254,6 +269,10 @@ def unseen_answers(*, project: Project, user, state: AnnotatorState | None) -> l
         news = news | Question.objects.filter(
             project=project, status=Question.Status.PROMOTED, promoted_to__created_at__gt=since
         ).exclude(asked_by=user)
+    # Nearly always there is nothing new. This check has one join; the listing has five
+    # (its related rows), and on PostgreSQL planning them took ~4 ms of every page.
+    if not news.exists():
+        return []
     return list(news.select_related("promoted_to").order_by("-answered_at", "-pk")[:NOTICE_LIMIT])
 
 
