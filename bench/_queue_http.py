@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -65,12 +66,15 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         "-b",
         f"127.0.0.1:{PORT}",
     ]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: nobody reads it while the server runs, and a full pipe (the floor
+        # run logs a warning per 404) would block the workers.
+        stderr=log,
         start_new_session=True,  # its own process group, so stop_server can end all of it
     )
     for _ in range(150):
@@ -82,7 +86,8 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise SystemExit("gunicorn did not start: " + server.stderr.read().decode()[-2000:])
+    log.seek(0)
+    raise SystemExit("gunicorn did not start: " + log.read().decode()[-2000:])
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -119,11 +124,15 @@ class Client:
 class Annotator(threading.Thread):
     """One simulated annotator: warms up, waits for the start, labels until the stop time."""
 
-    def __init__(self, token: str, project_id: int, go: threading.Event, stop_at) -> None:
+    def __init__(
+        self, token: str, project_id: int, go: threading.Event, stop_at, floor_path: str | None
+    ) -> None:
         super().__init__(daemon=True)
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.client = Client(headers)
         self.project_id, self.go, self.stop_at = project_id, go, stop_at
+        # Set: only GET this path (the request cycle's floor) instead of labelling.
+        self.floor_path = floor_path
         self.ready = threading.Event()
         self.next_ms: list[float] = []
         self.submit_ms: list[float] = []
@@ -136,6 +145,12 @@ class Annotator(threading.Thread):
             self.client.call("GET", f"/api/projects/{self.project_id}/")
         self.ready.set()
         self.go.wait()
+        if self.floor_path:
+            while time.monotonic() < self.stop_at.value:
+                started = time.perf_counter()
+                self.client.call("GET", self.floor_path)
+                self.next_ms.append((time.perf_counter() - started) * 1000)
+            return
         next_path = f"/api/projects/{self.project_id}/next-item/"
         while time.monotonic() < self.stop_at.value:
             started = time.perf_counter()
@@ -161,10 +176,10 @@ class Annotator(threading.Thread):
         self.client.conn.close()
 
 
-def client_process(tokens, project_id, ready, go, stop_at, results) -> None:
+def client_process(tokens, project_id, ready, go, stop_at, results, floor_path=None) -> None:
     """Runs in its own process, so the clients' Python does not share one GIL."""
     start = threading.Event()
-    threads = [Annotator(t, project_id, start, stop_at) for t in tokens]
+    threads = [Annotator(t, project_id, start, stop_at, floor_path) for t in tokens]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -13,7 +13,9 @@ token and keep-alive ``http.client`` connection, looping next-item → submit. A
 prints throughput, latency percentiles, CPU per annotation of the web tier, PostgreSQL, the
 clients and everything else on the machine, EXPLAIN of the pick, the queue's invariants checked
 with SQL, and a table (workload, N, time, rate, peak memory). If the workbench page exists it
-also times one annotator reloading it with a session cookie.
+also times one annotator reloading it with a session cookie. Last, the same clients ask for a
+page that does not exist for ``--floor-seconds``: Django's request cycle without the app, the
+floor under what any endpoint of this stack can do on the machine.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from bench._queue_http import (  # noqa: E402
 from bench._queue_seed import seed  # noqa: E402
 
 WORKBENCH_REQUESTS = 300
+FLOOR_PATH = "/api/bench-floor-no-such-endpoint/"
 
 
 def ensure_database(name: str) -> None:
@@ -112,7 +115,9 @@ def backend_pids(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def run_annotators(tokens, project_id, seconds, n_processes, database, server) -> dict:
+def run_annotators(
+    tokens, project_id, seconds, n_processes, database, server, floor_path=None
+) -> dict:
     from django.db import connections
 
     connections.close_all()  # the forked clients must not share the parent's connection
@@ -123,7 +128,8 @@ def run_annotators(tokens, project_id, seconds, n_processes, database, server) -
     shares = [tokens[i::n_processes] for i in range(n_processes)]
     processes = [
         context.Process(
-            target=client_process, args=(share, project_id, ready, go, stop_at, results)
+            target=client_process,
+            args=(share, project_id, ready, go, stop_at, results, floor_path),
         )
         for share in shares
         if share
@@ -273,6 +279,7 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--database", default=os.environ.get("BENCH_DB", "dmops_bench"))
     parser.add_argument("--fresh", action="store_true", help="seed a new project")
+    parser.add_argument("--floor-seconds", type=float, default=10, help="the 404 floor run")
     args = parser.parse_args()
 
     ensure_database(args.database)
@@ -297,7 +304,13 @@ def main() -> None:
         )
         load_after = os.getloadavg()
         workbench = workbench_latencies(project.pk, with_children(server.pid))
-        server_peak_end = peak_rss_mb(with_children(server.pid))
+        # The same clients, only asking for a page that does not exist: what Django's request
+        # cycle (middleware, URL resolution, a 404) costs on this machine, without the app.
+        floor = run_annotators(
+            tokens, project.pk, args.floor_seconds, args.client_processes, args.database,
+            server, floor_path=FLOOR_PATH,
+        )  # fmt: skip
+        server_peak_end = floor_peak = peak_rss_mb(with_children(server.pid))
     finally:
         stop_server(server)
 
@@ -332,6 +345,13 @@ def main() -> None:
         print_latencies("workbench", workbench_ms)
         print(f"workbench: web CPU {workbench[1]:.1f} ms per page")
 
+    floor_n, floor_cpu = len(floor["next_ms"]), floor["cpu"]
+    print(
+        f"request floor: {floor_n / floor['elapsed']:,.0f} requests/s of GET {FLOOR_PATH} (404); "
+        f"CPU per request (ms): web {floor_cpu['web'] * 1000 / max(floor_n, 1):.2f}, "
+        f"clients {floor_cpu['clients'] * 1000 / max(floor_n, 1):.2f}"
+    )
+
     invariants = check_invariants(batch.pk)
     print("\ninvariants (0 = holds):", invariants)
     bench_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -362,6 +382,9 @@ def main() -> None:
             "annotations/s",
             run["server_peak"],
         )
+    )
+    rows.append(
+        ("request floor: 404 over HTTP", floor_n, floor["elapsed"], "requests/s", floor_peak)
     )
     if workbench_ms:
         total = sum(workbench_ms) / 1000
