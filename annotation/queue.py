@@ -61,6 +61,11 @@ _BATCH = Batch._meta.db_table
 _STATE = AnnotatorState._meta.db_table
 _RULE = QualificationRule._meta.db_table
 _MEMBERSHIP = Membership._meta.db_table
+# Written into the statements, not passed as a parameter: the partial indexes on active leases
+# (lease_live, lease_annotator_active, lease_one_active) serve a prepared statement's generic
+# plan only when the planner can prove their predicate from the statement's text. With a
+# parameter, the current-lease read scanned every lease the annotator ever had.
+_ACTIVE = Lease.State.ACTIVE.value
 
 _REFUSAL_SQL = f"""
     SELECT (SELECT s.paused FROM {_STATE} s WHERE s.project_id = %(project)s
@@ -78,7 +83,7 @@ _CURRENT_LEASE_SQL = f"""
     FROM {_LEASE} l
     JOIN {_ITEM} bi ON bi.id = l.batch_item_id
     JOIN {_BATCH} b ON b.id = bi.batch_id
-    WHERE l.annotator_id = %(user)s AND l.state = %(active)s AND l.expires_at > %(now)s
+    WHERE l.annotator_id = %(user)s AND l.state = '{_ACTIVE}' AND l.expires_at > %(now)s
       AND b.project_id = %(project)s AND b.is_open
     ORDER BY l.created_at, l.id
     LIMIT 1
@@ -101,7 +106,7 @@ _PICK_SQL = f"""
           )
       AND bi.submitted_count + (
             SELECT COUNT(*) FROM {_LEASE} l
-            WHERE l.batch_item_id = bi.id AND l.state = %(active)s AND l.expires_at > %(now)s
+            WHERE l.batch_item_id = bi.id AND l.state = '{_ACTIVE}' AND l.expires_at > %(now)s
           ) < %(overlap)s
     ORDER BY bi.priority DESC, bi.id
     LIMIT 1
@@ -109,7 +114,7 @@ _PICK_SQL = f"""
 
 
 _RENEW_SQL = f"""
-    UPDATE {_LEASE} SET expires_at = %s WHERE id = %s AND state = %s AND expires_at > %s
+    UPDATE {_LEASE} SET expires_at = %s WHERE id = %s AND state = '{_ACTIVE}' AND expires_at > %s
 """  # noqa: S608
 
 _INSERT_LEASE_SQL = f"""
@@ -119,7 +124,7 @@ _INSERT_LEASE_SQL = f"""
     WHERE bi.id = %s
       AND bi.submitted_count + (
             SELECT COUNT(*) FROM {_LEASE} l
-            WHERE l.batch_item_id = bi.id AND l.state = %s AND l.expires_at > %s
+            WHERE l.batch_item_id = bi.id AND l.state = '{_ACTIVE}' AND l.expires_at > %s
           ) < %s
     ON CONFLICT DO NOTHING
     RETURNING id
@@ -152,7 +157,6 @@ def work_refusal(*, project: Project, annotator) -> str | None:
 def _lease_params(project: Project, annotator, now: datetime) -> dict:
     return {
         "user": annotator.pk,
-        "active": Lease.State.ACTIVE.value,
         "now": _adapt(now),
         "project": project.pk,
     }
@@ -200,7 +204,7 @@ def next_item(*, project: Project, annotator, now: datetime | None = None) -> Le
             lease.expires_at = now + timedelta(seconds=lease.lease_ttl)
             cursor.execute(
                 _RENEW_SQL,
-                [_adapt(lease.expires_at), lease.pk, Lease.State.ACTIVE.value, _adapt(now)],
+                [_adapt(lease.expires_at), lease.pk, _adapt(now)],
             )
             if cursor.rowcount:
                 return lease
@@ -242,7 +246,6 @@ def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, r
     params = {
         "batch": batch_id,
         "user": annotator_id,
-        "active": Lease.State.ACTIVE.value,
         "now": _adapt(now),
         "overlap": overlap,
     }
@@ -298,7 +301,6 @@ def _insert_lease_if_room(
         adapt(now),
         adapt(expires_at),
         batch_item_id,
-        Lease.State.ACTIVE.value,
         adapt(now),
         overlap,
     ]

@@ -196,13 +196,14 @@ def wiki_context(item: Item) -> WikiContext | None:
 
 
 # Both counts of the progress line in one prepared statement: it runs on every page and answer.
+# The ORDER BY is the queue index's (batchitem_queue), which holds open items only: without it
+# the plan walked the batch's plain index past every completed item.
 _PROGRESS_SQL = f"""
-    SELECT (SELECT COUNT(*) FROM {Annotation._meta.db_table} a
-            JOIN {BatchItem._meta.db_table} bi ON bi.id = a.batch_item_id
-            WHERE bi.batch_id = %(batch)s AND a.annotator_id = %(user)s),
+    SELECT (SELECT COUNT(*) FROM {Annotation._meta.db_table}
+            WHERE batch_id = %(batch)s AND annotator_id = %(user)s),
            (SELECT COUNT(*) FROM (SELECT 1 FROM {BatchItem._meta.db_table}
             WHERE batch_id = %(batch)s AND NOT is_complete AND NOT is_dropped
-            LIMIT %(cap)s) open_items)
+            ORDER BY priority DESC, id LIMIT %(cap)s) open_items)
 """  # noqa: S608 — table names come from model metadata, values are parameters
 
 

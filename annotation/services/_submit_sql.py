@@ -9,7 +9,7 @@ from annotation.models import Annotation, Batch, BatchItem, GuidelineVersion, Le
 # Locks the batch item and the lease (FOR UPDATE is added where the database has it) and reads
 # what the checks need: the counts, the schema, the lease's state and the current guideline.
 SUBMIT_LOCK_SQL = f"""
-    SELECT bi.item_id, bi.proposed_label, bi.submitted_count, b.overlap,
+    SELECT bi.item_id, bi.batch_id, bi.proposed_label, bi.submitted_count, b.overlap,
            sv.id, sv.number, sv.task_type, sv.question, sv.is_final,
            l.annotator_id, l.state, l.expires_at,
            (SELECT g.id FROM {GuidelineVersion._meta.db_table} g
@@ -21,9 +21,9 @@ SUBMIT_LOCK_SQL = f"""
     WHERE bi.id = %(batch_item)s
 """  # noqa: S608 — table names come from model metadata, values are parameters
 INSERT_ANNOTATION_SQL = f"""
-    INSERT INTO {Annotation._meta.db_table} (batch_item_id, item_id, annotator_id, answer,
-        schema_version_id, guideline_version_id, seconds_spent, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+    INSERT INTO {Annotation._meta.db_table} (batch_item_id, batch_id, item_id, annotator_id,
+        answer, schema_version_id, guideline_version_id, seconds_spent, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
 """  # noqa: S608
 LEASE_STATE_SQL = f"UPDATE {Lease._meta.db_table} SET state = %s WHERE id = %s"  # noqa: S608
 COUNT_SQL = (

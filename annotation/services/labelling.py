@@ -231,7 +231,7 @@ def annotation_submit(
         row = cursor.fetchone()
     if row is None:
         raise Lease.DoesNotExist("No such lease on this item.")
-    (item_id, proposed_label, submitted, overlap, schema_id, schema_number, task_type,
+    (item_id, batch_id, proposed_label, submitted, overlap, schema_id, schema_number, task_type,
      question, is_final, annotator_id, state, expires_at, guideline_id) = row  # fmt: skip
     if annotator_id != by.pk:
         raise PermissionDenied("This lease is another annotator's.")
@@ -262,6 +262,7 @@ def annotation_submit(
             INSERT_ANNOTATION_SQL,
             [
                 lease.batch_item_id,
+                batch_id,
                 item_id,
                 by.pk,
                 _answer_field.get_db_prep_save(answer, connection),
@@ -277,6 +278,7 @@ def annotation_submit(
     annotation = Annotation(
         pk=annotation_id,
         batch_item_id=lease.batch_item_id,
+        batch_id=batch_id,
         item_id=item_id,
         annotator=by,
         answer=answer,

@@ -12,6 +12,7 @@ from annotation.api.labelling import AnnotationSerializer, LeasedItemSerializer
 from annotation.models import Annotation, Label, SchemaVersion
 from annotation.selectors import hot_path
 from annotation.selectors import labelling as selectors
+from annotation.selectors.workbench import Progress, batch_progress
 from annotation.services import labelling as services
 from tests.annotation.test_queue import make_batch, make_items, make_schema
 
@@ -96,3 +97,25 @@ def test_http_hot_path_query_counts_are_pinned(api, project, annotator, django_a
     # RELEASE.
     with django_assert_num_queries(7):
         assert submit(body).status_code == 201
+
+
+def test_progress_counts_my_answers_in_this_batch_and_what_is_left(project, annotator, reviewer):
+    items = make_items(project, 5)
+    first = make_batch(project, items[:3], name="first", overlap=2, priority=2)
+    second = make_batch(project, items[3:], name="second", overlap=2, priority=1)
+
+    def answer_all(user) -> list[Annotation]:
+        answers = []
+        while (lease := queue.next_item(project=project, annotator=user)) is not None:
+            answers.append(services.annotation_submit(lease=lease, by=user, answer="yes"))
+        return answers
+
+    mine = answer_all(annotator)
+    lease = queue.next_item(project=project, annotator=reviewer)
+    services.annotation_submit(lease=lease, by=reviewer, answer="no")
+
+    stored = Annotation.objects.filter(pk__in=[a.pk for a in mine]).select_related("batch_item")
+    assert len(stored) == 5 and all(a.batch_id == a.batch_item.batch_id for a in stored)
+    assert batch_progress(first, annotator) == Progress(3, 2, False)
+    assert batch_progress(second, annotator) == Progress(2, 2, False)
+    assert batch_progress(first, reviewer) == Progress(1, 2, False)

@@ -269,6 +269,7 @@ def annotate(batch, item, user, answer, guideline):
     batch_item = BatchItem.objects.get(batch=batch, item=item)
     return Annotation.objects.create(
         batch_item=batch_item,
+        batch=batch,
         item=item,
         annotator=user,
         answer=answer,

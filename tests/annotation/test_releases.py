@@ -69,7 +69,9 @@ def make_annotated_project(project, manager, *, n_single: int = 30, wiki: bool =
 
     def judge(it, user, answer, batch=main):
         bi, _ = BatchItem.objects.get_or_create(batch=batch, item=it)
-        Annotation.objects.create(batch_item=bi, item=it, annotator=user, answer=answer)
+        Annotation.objects.create(
+            batch_item=bi, batch=batch, item=it, annotator=user, answer=answer
+        )
 
     groups: dict[str, list[Item]] = {}
     groups["single"] = []

@@ -86,7 +86,9 @@ def test_no_answer_on_many_labels_goes_to_review(project, manager, annotator):
     VerificationProposal.objects.update(given_label="claim")
     BatchItem.objects.filter(verification_proposal__isnull=False).update(proposed_label="claim")
     for bi in BatchItem.objects.filter(verification_proposal__isnull=False):
-        bi.annotations.create(item_id=bi.item_id, annotator=annotator, answer="no")
+        bi.annotations.create(
+            batch_id=bi.batch_id, item_id=bi.item_id, annotator=annotator, answer="no"
+        )
     BatchItem.objects.filter(verification_proposal__isnull=False).update(is_complete=True)
     counts = queue_services.proposals_fold(project=project, by=manager)
     assert counts["rejected"] == 2 and counts.get("relabelled", 0) == 0
@@ -191,7 +193,9 @@ def test_predictions_are_validated_stored_and_sent(project, manager):
     # People confirm one prediction and reject the other by naming the right label.
     for bi in BatchItem.objects.filter(batch=batch):
         answer = "claim" if bi.item_id == items[1].pk else "question"
-        bi.annotations.create(item_id=bi.item_id, annotator=manager, answer=answer)
+        bi.annotations.create(
+            batch_id=bi.batch_id, item_id=bi.item_id, annotator=manager, answer=answer
+        )
     BatchItem.objects.filter(batch=batch).update(is_complete=True)
     Item.objects.filter(pk__in=[items[1].pk, items[2].pk]).update(final_label=None, final_rule="")
     counts = queue_services.proposals_fold(project=project, by=manager)
