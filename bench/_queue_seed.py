@@ -7,6 +7,10 @@ from __future__ import annotations
 import time
 
 PROJECT_PREFIX = "Queue bench"
+# The project's earlier round, labelled and closed: 100 000 items × overlap leases and
+# annotations that stay across runs (bench/README.md, "Queue").
+HISTORY_BATCH = "earlier round"
+HISTORY_ITEMS = 100_000
 
 
 def seed_items(project, n: int) -> float:
@@ -104,6 +108,59 @@ def reset_batch(batch) -> float:
     return time.perf_counter() - started
 
 
+def seed_history(batch, annotator_ids: list[int]) -> float | None:
+    """Give the project an earlier round, labelled and closed, unless it has one: a working
+    install's lease and annotation tables hold its past work, and the planner's choices for
+    the hot path's statements follow those tables' size. Emptied by every reset, they made it
+    plan sequential scans of the leases, which the run then outgrew. Returns seconds, or None
+    when the project already had the round."""
+    from django.db import connection
+
+    from annotation.models import Batch
+
+    if Batch.objects.filter(project=batch.project, name=HISTORY_BATCH).exists():
+        return None
+    started = time.perf_counter()
+    earlier = Batch.objects.create(
+        project=batch.project,
+        name=HISTORY_BATCH,
+        kind=Batch.Kind.MAIN,
+        overlap=batch.overlap,
+        is_open=False,
+        schema_version=batch.schema_version,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO annotation_batchitem (batch_id, item_id, proposed_label, priority, "
+            "submitted_count, is_complete, is_dropped) "
+            "SELECT %s, id, '', 0, %s, true, false FROM annotation_item "
+            "WHERE project_id = %s ORDER BY id LIMIT %s",
+            [earlier.pk, earlier.overlap, batch.project_id, HISTORY_ITEMS],
+        )
+        # overlap judgements per item by distinct annotators, taken round-robin
+        judgements = (
+            "SELECT bi.id AS batch_item_id, bi.item_id, "
+            "(%s::int[])[1 + (bi.id * %s + k) %% %s] AS annotator_id, "
+            "now() - interval '30 days' AS at FROM annotation_batchitem bi, "
+            "generate_series(0, %s - 1) k WHERE bi.batch_id = %s"
+        )
+        params = [annotator_ids, earlier.overlap, len(annotator_ids), earlier.overlap, earlier.pk]
+        cursor.execute(
+            "INSERT INTO annotation_lease (batch_item_id, annotator_id, state, returnable, "
+            f"created_at, expires_at) SELECT batch_item_id, annotator_id, 'submitted', false, "
+            f"at, at + interval '30 minutes' FROM ({judgements}) j",
+            params,
+        )
+        cursor.execute(
+            "INSERT INTO annotation_annotation (batch_item_id, batch_id, item_id, annotator_id, "
+            "answer, schema_version_id, seconds_spent, created_at) "
+            f"SELECT batch_item_id, %s, item_id, annotator_id, '\"yes\"', %s, 4.0, at "
+            f"FROM ({judgements}) j",
+            [earlier.pk, earlier.schema_version_id, *params],
+        )
+    return time.perf_counter() - started
+
+
 def annotators(project, n: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
@@ -123,6 +180,7 @@ def annotators(project, n: int) -> list[str]:
 
 def seed(n_items: int, n_annotators: int, overlap: int, fresh: bool):
     from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
 
     from annotation.models import Item, SchemaVersion
     from annotation.services import labelling
@@ -131,25 +189,34 @@ def seed(n_items: int, n_annotators: int, overlap: int, fresh: bool):
     batch = None if fresh else reusable_batch(n_items, overlap)
     if batch is not None:
         timings = {"reset": reset_batch(batch)}
-        return batch.project, batch, annotators(batch.project, n_annotators), timings
-    manager, _ = get_user_model().objects.get_or_create(username="bench-manager")
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    project = services.project_create(name=f"{PROJECT_PREFIX} {stamp}", created_by=manager)
-    SchemaVersion.objects.create(
-        project=project, number=1, task_type="binary", question="Needs a citation?", is_final=True
-    )
-    timings = {"seed items": seed_items(project, n_items)}
-    # Fresh rows have no statistics yet; without them the planner picks a nested loop.
-    analyze("annotation_item")
-    started = time.perf_counter()
-    batch = labelling.batch_create(
-        project=project,
-        by=manager,
-        name="main",
-        items=Item.objects.filter(project=project),
-        overlap=overlap,
-        is_open=True,
-    )
-    timings["batch items"] = time.perf_counter() - started
-    analyze("annotation_item", "annotation_batchitem", "annotation_lease")
-    return project, batch, annotators(project, n_annotators), timings
+    else:
+        manager, _ = get_user_model().objects.get_or_create(username="bench-manager")
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        project = services.project_create(name=f"{PROJECT_PREFIX} {stamp}", created_by=manager)
+        SchemaVersion.objects.create(
+            project=project,
+            number=1,
+            task_type="binary",
+            question="Needs a citation?",
+            is_final=True,
+        )
+        timings = {"seed items": seed_items(project, n_items)}
+        # Fresh rows have no statistics yet; without them the planner picks a nested loop.
+        analyze("annotation_item")
+        started = time.perf_counter()
+        batch = labelling.batch_create(
+            project=project,
+            by=manager,
+            name="main",
+            items=Item.objects.filter(project=project),
+            overlap=overlap,
+            is_open=True,
+        )
+        timings["batch items"] = time.perf_counter() - started
+    tokens = annotators(batch.project, n_annotators)
+    user_ids = list(Token.objects.filter(key__in=tokens).values_list("user_id", flat=True))
+    history = seed_history(batch, user_ids)
+    if history is not None:
+        timings["earlier round"] = history
+    analyze("annotation_item", "annotation_batchitem", "annotation_lease", "annotation_annotation")
+    return batch.project, batch, tokens, timings
