@@ -1,5 +1,6 @@
 """The queue benchmark's data: a project of N items in one open batch, seeded set-based inside
-PostgreSQL, reused by later runs of the same shape after a reset, and its annotators' tokens.
+PostgreSQL, reused by later runs of the same shape after a reset, and its annotators' tokens;
+and the SQL checks of the queue's invariants on that batch after a run.
 Django must be set up before these are called (queue_bench.setup_django)."""
 
 from __future__ import annotations
@@ -220,3 +221,49 @@ def seed(n_items: int, n_annotators: int, overlap: int, fresh: bool):
         timings["earlier round"] = history
     analyze("annotation_item", "annotation_batchitem", "annotation_lease", "annotation_annotation")
     return batch.project, batch, tokens, timings
+
+
+INVARIANTS = {
+    "items over overlap": """
+        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
+        WHERE bi.batch_id = %(batch)s AND bi.submitted_count > b.overlap""",
+    "counter != annotations": """
+        SELECT count(*) FROM annotation_batchitem bi
+        WHERE bi.batch_id = %(batch)s AND bi.submitted_count <> (
+            SELECT count(*) FROM annotation_annotation a WHERE a.batch_item_id = bi.id)""",
+    "annotations on items with a zero counter": """
+        SELECT count(*) FROM annotation_annotation a
+        JOIN annotation_batchitem bi ON bi.id = a.batch_item_id
+        WHERE bi.batch_id = %(batch)s AND bi.submitted_count = 0""",
+    "complete flag wrong": """
+        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
+        WHERE bi.batch_id = %(batch)s AND bi.is_complete <> (bi.submitted_count >= b.overlap)""",
+    "annotator twice on an item (leases)": """
+        SELECT count(*) FROM (SELECT l.batch_item_id, l.annotator_id FROM annotation_lease l
+            JOIN annotation_batchitem bi ON bi.id = l.batch_item_id
+            WHERE bi.batch_id = %(batch)s GROUP BY 1, 2 HAVING count(*) > 1) d""",
+    "annotator twice on an item (annotations)": """
+        SELECT count(*) FROM (SELECT a.batch_item_id, a.annotator_id FROM annotation_annotation a
+            JOIN annotation_batchitem bi ON bi.id = a.batch_item_id
+            WHERE bi.batch_id = %(batch)s GROUP BY 1, 2 HAVING count(*) > 1) d""",
+    "annotation's batch is not its item's": """
+        SELECT count(*) FROM annotation_annotation a
+        JOIN annotation_batchitem bi ON bi.id = a.batch_item_id
+        WHERE bi.batch_id = %(batch)s AND a.batch_id <> bi.batch_id""",
+    "submitted + live > overlap": """
+        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
+        WHERE bi.batch_id = %(batch)s AND bi.submitted_count + (
+            SELECT count(*) FROM annotation_lease l WHERE l.batch_item_id = bi.id
+            AND l.state = 'active' AND l.expires_at > now()) > b.overlap""",
+}
+
+
+def check_invariants(batch_id: int) -> dict[str, int]:
+    from django.db import connection
+
+    results = {}
+    with connection.cursor() as cursor:
+        for name, sql in INVARIANTS.items():
+            cursor.execute(sql, {"batch": batch_id})
+            results[name] = cursor.fetchone()[0]
+    return results

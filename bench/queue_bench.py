@@ -47,7 +47,7 @@ from bench._queue_http import (  # noqa: E402
     start_server,
     stop_server,
 )
-from bench._queue_seed import seed  # noqa: E402
+from bench._queue_seed import check_invariants, seed  # noqa: E402
 
 WORKBENCH_REQUESTS = 300
 FLOOR_PATH = "/api/bench-floor-no-such-endpoint/"
@@ -217,48 +217,6 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-INVARIANTS = {
-    "items over overlap": """
-        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
-        WHERE bi.batch_id = %(batch)s AND bi.submitted_count > b.overlap""",
-    "counter != annotations": """
-        SELECT count(*) FROM annotation_batchitem bi
-        WHERE bi.batch_id = %(batch)s AND bi.submitted_count <> (
-            SELECT count(*) FROM annotation_annotation a WHERE a.batch_item_id = bi.id)""",
-    "annotations on items with a zero counter": """
-        SELECT count(*) FROM annotation_annotation a
-        JOIN annotation_batchitem bi ON bi.id = a.batch_item_id
-        WHERE bi.batch_id = %(batch)s AND bi.submitted_count = 0""",
-    "complete flag wrong": """
-        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
-        WHERE bi.batch_id = %(batch)s AND bi.is_complete <> (bi.submitted_count >= b.overlap)""",
-    "annotator twice on an item (leases)": """
-        SELECT count(*) FROM (SELECT l.batch_item_id, l.annotator_id FROM annotation_lease l
-            JOIN annotation_batchitem bi ON bi.id = l.batch_item_id
-            WHERE bi.batch_id = %(batch)s GROUP BY 1, 2 HAVING count(*) > 1) d""",
-    "annotator twice on an item (annotations)": """
-        SELECT count(*) FROM (SELECT a.batch_item_id, a.annotator_id FROM annotation_annotation a
-            JOIN annotation_batchitem bi ON bi.id = a.batch_item_id
-            WHERE bi.batch_id = %(batch)s GROUP BY 1, 2 HAVING count(*) > 1) d""",
-    "submitted + live > overlap": """
-        SELECT count(*) FROM annotation_batchitem bi JOIN annotation_batch b ON b.id = bi.batch_id
-        WHERE bi.batch_id = %(batch)s AND bi.submitted_count + (
-            SELECT count(*) FROM annotation_lease l WHERE l.batch_item_id = bi.id
-            AND l.state = 'active' AND l.expires_at > now()) > b.overlap""",
-}
-
-
-def check_invariants(batch_id: int) -> dict[str, int]:
-    from django.db import connection
-
-    results = {}
-    with connection.cursor() as cursor:
-        for name, sql in INVARIANTS.items():
-            cursor.execute(sql, {"batch": batch_id})
-            results[name] = cursor.fetchone()[0]
-    return results
-
-
 def print_latencies(name: str, values: list[float]) -> None:
     print(
         f"{name:>10}: p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms"
@@ -308,7 +266,7 @@ def main() -> None:
         workbench = workbench_latencies(project.pk, with_children(server.pid))
         # The same clients, only asking for a page that does not exist: what Django's request
         # cycle (middleware, URL resolution, a 404) costs on this machine, without the app.
-        floor = run_annotators(
+        floor = args.floor_seconds and run_annotators(
             tokens, project.pk, args.floor_seconds, args.client_processes, args.database,
             server, floor_path=FLOOR_PATH,
         )  # fmt: skip
@@ -347,12 +305,13 @@ def main() -> None:
         print_latencies("workbench", workbench_ms)
         print(f"workbench: web CPU {workbench[1]:.1f} ms per page")
 
-    floor_n, floor_cpu = len(floor["next_ms"]), floor["cpu"]
-    print(
-        f"request floor: {floor_n / floor['elapsed']:,.0f} requests/s of GET {FLOOR_PATH} (404); "
-        f"CPU per request (ms): web {floor_cpu['web'] * 1000 / max(floor_n, 1):.2f}, "
-        f"clients {floor_cpu['clients'] * 1000 / max(floor_n, 1):.2f}"
-    )
+    if floor:
+        floor_n, floor_cpu = len(floor["next_ms"]), floor["cpu"]
+        print(
+            f"request floor: {floor_n / floor['elapsed']:,.0f} requests/s of GET {FLOOR_PATH} "
+            f"(404); CPU per request (ms): web {floor_cpu['web'] * 1000 / floor_n:.2f}, "
+            f"clients {floor_cpu['clients'] * 1000 / floor_n:.2f}"
+        )
 
     invariants = check_invariants(batch.pk)
     print("\ninvariants (0 = holds):", invariants)
@@ -385,9 +344,10 @@ def main() -> None:
             run["server_peak"],
         )
     )
-    rows.append(
-        ("request floor: 404 over HTTP", floor_n, floor["elapsed"], "requests/s", floor_peak)
-    )
+    if floor:
+        rows.append(
+            ("request floor: 404 over HTTP", floor_n, floor["elapsed"], "requests/s", floor_peak)
+        )
     if workbench_ms:
         total = sum(workbench_ms) / 1000
         rows.append(
