@@ -25,9 +25,11 @@ from dmops.errors import DomainError
 from dmops.models import Project
 
 TaskType = SchemaVersion.TaskType
-#: Keys the annotation workbench binds for binary verification: yes, no, unsure, skip, undo,
-#: quit, help. A label hotkey may not shadow them.
-RESERVED_BINARY_HOTKEYS = frozenset("ynuszq?")
+#: Keys the annotation workbench binds whatever the task: skip, undo, ask a question, the
+#: guideline panel. A label hotkey may not shadow them.
+WORKBENCH_HOTKEYS = frozenset("szqg")
+#: The answer keys it binds itself for some tasks: yes, no, unsure; A, B, tie.
+ANSWER_HOTKEYS = {TaskType.BINARY: frozenset("ynu"), TaskType.PAIRWISE: frozenset("abt")}
 MIN_LABELS = {TaskType.BINARY: 1, TaskType.SINGLE: 2, TaskType.MULTI: 2, TaskType.PAIRWISE: 2}
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 KEY_MAX = Label._meta.get_field("key").max_length
@@ -136,6 +138,11 @@ def _clean_label(data: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def reserved_hotkeys(task_type: str) -> frozenset[str]:
+    """The keys the workbench binds for this task type, which no label hotkey may take."""
+    return WORKBENCH_HOTKEYS | ANSWER_HOTKEYS.get(task_type, frozenset())
+
+
 def _check_label_set(task_type: str, labels: Sequence[Mapping[str, Any]]) -> None:
     """Rules across the labels of one version: unique keys and hotkeys, reserved keys."""
     keys: set[str] = set()
@@ -151,12 +158,13 @@ def _check_label_set(task_type: str, labels: Sequence[Mapping[str, Any]]) -> Non
             raise DomainError(
                 {"hotkey": f"Hotkey {hotkey!r} is used by {hotkeys[hotkey]} and {label['key']}."}
             )
-        if task_type == TaskType.BINARY and hotkey in RESERVED_BINARY_HOTKEYS:
-            reserved = ", ".join(sorted(RESERVED_BINARY_HOTKEYS))
+        reserved = reserved_hotkeys(task_type)
+        if hotkey in reserved:
             raise DomainError(
                 {
                     "hotkey": f"Hotkey {hotkey!r} of {label['key']} is reserved by the "
-                    f"workbench for binary verification ({reserved})."
+                    f"workbench for {TaskType(task_type).label.lower()} tasks "
+                    f"({', '.join(sorted(reserved))})."
                 }
             )
         hotkeys[hotkey] = label["key"]

@@ -138,7 +138,9 @@ def _context(project, role, version: SchemaVersion | None, **extra) -> dict:
         "groups": selectors.labels_by_category(labels),
         "minimum": minimum,
         "too_few": version is not None and len(labels) < minimum,
-        "reserved": " ".join(sorted(services.RESERVED_BINARY_HOTKEYS)),
+        "reserved": " ".join(sorted(services.reserved_hotkeys(version.task_type)))
+        if version is not None
+        else "",
         "checks": evaluate_checks(project, 4),
         "new_form": NewVersionForm(auto_id="new-%s"),
         "preset_form": WikisqePresetForm(),
