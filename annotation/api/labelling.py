@@ -15,6 +15,7 @@ from annotation.models import Annotation, Batch, Item, Label, Lease, SchemaVersi
 from annotation.selectors import hot_path
 from annotation.selectors import labelling as selectors
 from annotation.services import labelling as services
+from annotation.services import workbench as workbench_services
 from dmops.api import IsProjectMember
 from dmops.models import Membership, Project
 
@@ -306,7 +307,7 @@ class UndoLast(APIView):
 
     @extend_schema(request=None, responses={200: LeasedItemSerializer, 400: None})
     def post(self, request, project_id: int):
-        lease = services.annotation_undo_last(project=self.project, by=request.user)
+        lease = workbench_services.annotation_undo_last(project=self.project, by=request.user)
         return Response(LeasedItemSerializer(selectors.lease_detail(lease.pk)).data)
 
 

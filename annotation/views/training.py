@@ -24,7 +24,7 @@ from annotation import markdown
 from annotation.selectors import training as selectors
 from annotation.selectors import training_setup as setup_selectors
 from annotation.services import training as services
-from annotation.services.labelling import annotator_mark_joined
+from annotation.services.workbench import annotator_mark_joined
 from dmops.models import Membership
 from dmops.selectors import project_for_member
 from dmops.steps import evaluate_checks

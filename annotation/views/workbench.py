@@ -24,6 +24,7 @@ from annotation.models import AnnotatorState, SchemaVersion
 from annotation.selectors import workbench as selectors
 from annotation.services import labelling as services
 from annotation.services import questions as question_services
+from annotation.services import workbench as workbench_services
 from dmops.models import Project
 from dmops.selectors import project_for_member
 
@@ -86,7 +87,7 @@ def _respond(
 def workbench(request: HttpRequest, project_id: int) -> HttpResponse:
     """The next item for the caller (their current one again on reload)."""
     project, _ = project_for_member(request.user, project_id)
-    state = services.annotator_mark_joined(project=project, user=request.user)
+    state = workbench_services.annotator_mark_joined(project=project, user=request.user)
     context = _state(request, project, full=True)
     if isinstance(context, HttpResponse):
         return context
@@ -154,7 +155,7 @@ def workbench_skip(request: HttpRequest, project_id: int) -> HttpResponse:
 def workbench_undo(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = project_for_member(request.user, project_id)
     try:
-        services.annotation_undo_last(project=project, by=request.user)
+        workbench_services.annotation_undo_last(project=project, by=request.user)
     except ValidationError as exc:
         return _respond(request, project, errors=exc.messages)
     return _respond(request, project, announce="Your last answer was undone; answer it again.")

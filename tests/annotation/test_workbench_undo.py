@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation import queue
 from annotation.models import Annotation, BatchItem, Lease, Review
 from annotation.services import labelling as services
+from annotation.services import workbench as workbench_services
 from dmops.errors import DomainError
 from tests.annotation.test_queue import annotators_on, make_batch, make_items
 
@@ -29,7 +30,7 @@ def test_undo_reopens_the_last_answer_on_the_same_lease(project, annotator):
     shown = queue.next_item(project=project, annotator=annotator)  # the third item, on screen
     now = timezone.now()
 
-    reopened = services.annotation_undo_last(project=project, by=annotator, now=now)
+    reopened = workbench_services.annotation_undo_last(project=project, by=annotator, now=now)
 
     assert reopened.batch_item_id == last.batch_item_id
     reopened.refresh_from_db()
@@ -52,7 +53,7 @@ def test_undo_keeps_the_item_within_its_overlap(project, annotator):
     label(project, annotator)
     label(project, other)
     assert BatchItem.objects.get().is_complete
-    services.annotation_undo_last(project=project, by=annotator)
+    workbench_services.annotation_undo_last(project=project, by=annotator)
     # One submitted + the reopened live lease: still full, nobody else gets it.
     assert queue.next_item(project=project, annotator=third) is None
     lease = queue.next_item(project=project, annotator=annotator)
@@ -65,7 +66,7 @@ def test_undo_keeps_the_item_within_its_overlap(project, annotator):
 def test_undo_with_nothing_to_undo_is_refused(project, annotator):
     make_batch(project, make_items(project, 1))
     with pytest.raises(DomainError, match="Nothing to undo"):
-        services.annotation_undo_last(project=project, by=annotator)
+        workbench_services.annotation_undo_last(project=project, by=annotator)
 
 
 def test_undo_only_reaches_the_callers_own_answers(project, annotator):
@@ -73,7 +74,7 @@ def test_undo_only_reaches_the_callers_own_answers(project, annotator):
     other = annotators_on(project, 1)[0]
     label(project, other)
     with pytest.raises(DomainError, match="Nothing to undo"):
-        services.annotation_undo_last(project=project, by=annotator)
+        workbench_services.annotation_undo_last(project=project, by=annotator)
     assert Annotation.objects.count() == 1
 
 
@@ -81,11 +82,12 @@ def test_undo_after_a_review_decided_the_item_is_refused(project, annotator, rev
     make_batch(project, make_items(project, 1))
     annotation = label(project, annotator)
     Review.objects.create(item_id=annotation.item_id, reviewer=reviewer, reason="spot_check")
-    services.annotation_undo_last(project=project, by=annotator)  # pending review: allowed
+    # A review still pending does not stop the undo.
+    workbench_services.annotation_undo_last(project=project, by=annotator)
     label(project, annotator)
     Review.objects.update(decision=Review.Decision.ACCEPT, decided_at=timezone.now())
     with pytest.raises(DomainError, match="reviewer has already decided"):
-        services.annotation_undo_last(project=project, by=annotator)
+        workbench_services.annotation_undo_last(project=project, by=annotator)
     assert Annotation.objects.count() == 1
     assert Lease.objects.get().state == Lease.State.SUBMITTED
 
@@ -95,7 +97,7 @@ def test_undo_ignores_closed_batches(project, annotator, manager):
     label(project, annotator)
     services.batch_close(batch=batch, by=manager)
     with pytest.raises(DomainError, match="Nothing to undo"):
-        services.annotation_undo_last(project=project, by=annotator)
+        workbench_services.annotation_undo_last(project=project, by=annotator)
 
 
 # --- REST -------------------------------------------------------------------------------------
