@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import GuidelineVersion
-from tests.annotation.test_queue import make_batch, make_items
+from tests.annotation.builders import make_batch, make_items
 from tests.conftest import client_for
 
 

@@ -12,7 +12,7 @@ from annotation.models import AnnotatorState, Batch, BatchItem, QualificationRul
 from annotation.selectors import batches as selectors
 from annotation.services import labelling
 from annotation.services import team as team_services
-from tests.annotation.test_queue import annotators_on, make_batch, make_items, make_schema
+from tests.annotation.builders import annotators_on, make_batch, make_items, make_schema
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Annotation, Batch, BatchItem, Lease
-from tests.annotation.test_queue import annotators_on, make_batch, make_items, make_schema
+from tests.annotation.builders import annotators_on, make_batch, make_items, make_schema
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from annotation.selectors import hot_path
 from annotation.selectors import labelling as selectors
 from annotation.selectors.workbench import Progress, batch_progress
 from annotation.services import labelling as services
-from tests.annotation.test_queue import make_batch, make_items, make_schema
+from tests.annotation.builders import make_batch, make_items, make_schema
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from annotation.models import Annotation, BatchItem, GuidelineVersion, Question
 from annotation.selectors import questions as selectors
 from annotation.services import questions as services
 from annotation.services.guideline import guideline_publish
-from tests.annotation.test_queue import annotators_on, make_batch, make_items, make_schema
+from tests.annotation.builders import annotators_on, make_batch, make_items, make_schema
 from tests.dmops.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db

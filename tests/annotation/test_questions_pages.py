@@ -10,8 +10,8 @@ from django.urls import reverse
 from annotation.models import BatchItem, GuidelineVersion, Question
 from annotation.services import questions as services
 from annotation.services.guideline import guideline_publish
+from tests.annotation.builders import annotators_on, make_batch, make_items, make_schema
 from tests.annotation.test_questions import annotate
-from tests.annotation.test_queue import annotators_on, make_batch, make_items, make_schema
 from tests.dmops.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.utils import timezone
 from annotation import queue
 from annotation.models import Annotation, BatchItem, Lease
 from annotation.services import labelling as services
-from tests.annotation.test_queue import annotators_on, make_batch, make_items
+from tests.annotation.builders import annotators_on, make_batch, make_items
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ from annotation.services import labelling
 from annotation.services import team as services
 from dmops.errors import DomainError
 from dmops.models import Membership
-from tests.annotation.test_queue import annotators_on, make_batch, make_items
+from tests.annotation.builders import annotators_on, make_batch, make_items
 from tests.dmops.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from annotation import queue
 from annotation.models import Annotation, BatchItem
 from annotation.services import labelling
 from annotation.services import team as team_services
-from tests.annotation.test_queue import annotators_on, make_batch, make_items
+from tests.annotation.builders import annotators_on, make_batch, make_items
 from tests.annotation.test_queue_concurrency import postgres_only, run_in_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from annotation import queue
 from annotation.models import AnnotatorState, Invitation, Lease
 from annotation.services import team as services
-from tests.annotation.test_queue import annotators_on, make_batch, make_items
+from tests.annotation.builders import annotators_on, make_batch, make_items
 from tests.dmops.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from annotation.services import training as services
 from dmops.errors import DomainError
 from dmops.models import Membership
 from dmops.steps import evaluate_checks
-from tests.annotation.test_queue import annotators_on, make_batch, make_items, make_schema
+from tests.annotation.builders import annotators_on, make_batch, make_items, make_schema
 from tests.dmops.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db

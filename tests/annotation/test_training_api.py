@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import AnnotatorState, QualificationRule, TrainingItem
-from tests.annotation.test_queue import make_items, make_schema
+from tests.annotation.builders import make_items, make_schema
 from tests.annotation.test_training import publish_guideline, set_up_training
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +156,7 @@ def test_bad_answers_are_400(api, project, annotator, training):
 
 
 def test_someone_elses_attempt_is_404(api, project, annotator, training):
-    from tests.annotation.test_queue import annotators_on
+    from tests.annotation.builders import annotators_on
 
     attempt = as_user(api, annotator).post(url("api_training_attempts", project)).json()
     other = annotators_on(project, 1)[0]

@@ -13,7 +13,7 @@ from annotation.models import (
     TrainingAnswer,
     TrainingItem,
 )
-from tests.annotation.test_queue import make_items, make_schema
+from tests.annotation.builders import make_items, make_schema
 from tests.annotation.test_training import set_up_training
 from tests.conftest import client_for
 

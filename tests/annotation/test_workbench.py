@@ -22,7 +22,7 @@ from annotation.models import (
     Source,
 )
 from annotation.selectors.workbench import wiki_context
-from tests.annotation.test_queue import make_batch, make_items, make_schema
+from tests.annotation.builders import make_batch, make_items, make_schema
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.models import GuidelineVersion, Question
-from tests.annotation.test_queue import make_batch, make_items, make_schema
+from tests.annotation.builders import make_batch, make_items, make_schema
 from tests.annotation.test_workbench import HTMX, current_lease, work_url
 
 pytestmark = pytest.mark.django_db

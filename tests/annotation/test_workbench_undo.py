@@ -13,7 +13,7 @@ from annotation.models import Annotation, BatchItem, Lease, Review
 from annotation.services import labelling as services
 from annotation.services import workbench as workbench_services
 from dmops.errors import DomainError
-from tests.annotation.test_queue import annotators_on, make_batch, make_items
+from tests.annotation.builders import annotators_on, make_batch, make_items
 
 pytestmark = pytest.mark.django_db
 

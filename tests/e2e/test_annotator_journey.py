@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Annotation, AnnotatorState, Question
-from tests.annotation.test_queue import make_batch, make_items
+from tests.annotation.builders import make_batch, make_items
 from tests.annotation.test_training import set_up_training
 from tests.dmops.factories import PASSWORD, ProjectFactory, UserFactory
 from tests.e2e.conftest import log_in

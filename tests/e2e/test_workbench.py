@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Annotation, GuidelineVersion
-from tests.annotation.test_queue import make_batch, make_items
+from tests.annotation.builders import make_batch, make_items
 from tests.dmops.factories import PASSWORD, ProjectFactory, UserFactory
 from tests.e2e.conftest import log_in
 
