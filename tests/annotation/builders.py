@@ -3,13 +3,18 @@ services make them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from annotation.models import Batch, ImportJob, Item, Label, SchemaVersion, Source
 from annotation.services import labelling as services
 from dmops.models import Membership
 from tests.dmops.factories import UserFactory
 
 
-def make_items(project, n: int, *, prefix: str = "Sentence") -> list[Item]:
+def make_items(
+    project, n: int, *, prefix: str = "Sentence", weak: Callable[[int], list] | None = None
+) -> list[Item]:
+    """``n`` imported items; ``weak`` gives item ``i`` its weak labels."""
     source = Source.objects.create(project=project, name="s", format="text", licence="cc0-1.0")
     job = ImportJob.objects.create(
         project=project, source=source, file_name="f.txt", status="succeeded"
@@ -24,6 +29,7 @@ def make_items(project, n: int, *, prefix: str = "Sentence") -> list[Item]:
             raw_text=f"{prefix} number {i}.",
             text_hash=f"{prefix}-{i}",
             metadata={"n": i},
+            weak_labels=weak(i) if weak else [],
         )
         for i in range(n)
     )

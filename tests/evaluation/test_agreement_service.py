@@ -19,25 +19,22 @@ from annotation.models import (
     Annotation,
     Batch,
     GuidelineVersion,
-    ImportJob,
     Item,
-    Label,
-    SchemaVersion,
-    Source,
 )
 from annotation.services import guideline as guideline_services
 from annotation.services import labelling
 from annotation.services import pilot as pilot_services
 from annotation.services import team as team_services
 from dmops.errors import DomainError
-from dmops.models import Membership
 from evaluation.agreement import agreement_report, reliability_matrix
 from evaluation.celery_tasks import compute_agreement_report, sweep_pilot_reports
 from evaluation.models import AggregationRun, AgreementReport, GoldAnswer
 from evaluation.selectors import quality as quality_selectors
 from evaluation.services import agreement as services
 from evaluation.services import quality as quality_services
-from tests.dmops.factories import UserFactory
+from tests.annotation import builders
+from tests.annotation.builders import annotators_on as add_annotators
+from tests.annotation.builders import make_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -48,44 +45,7 @@ Answer = Callable[[object, Item], object]
 
 
 def make_items(project, n: int, *, weak: Callable[[int], list] | None = None) -> list[Item]:
-    source = Source.objects.create(project=project, name="s", format="text", licence="cc0-1.0")
-    job = ImportJob.objects.create(
-        project=project, source=source, file_name="f.txt", status="succeeded"
-    )
-    return Item.objects.bulk_create(
-        Item(
-            project=project,
-            source=source,
-            import_job=job,
-            position=i,
-            text=f"Claim number {i}.",
-            raw_text=f"Claim number {i}.",
-            text_hash=f"{project.pk}-{i}",
-            weak_labels=weak(i) if weak else [],
-        )
-        for i in range(n)
-    )
-
-
-def make_schema(project, task_type: str = "binary", labels=("claim", "opinion")) -> SchemaVersion:
-    schema = SchemaVersion.objects.create(
-        project=project,
-        number=SchemaVersion.objects.filter(project=project).count() + 1,
-        task_type=task_type,
-        question="Does this sentence need a citation?",
-        is_final=True,
-    )
-    for order, key in enumerate(labels):
-        Label.objects.create(schema_version=schema, key=key, name=key.title(), order=order)
-    return schema
-
-
-def add_annotators(project, n: int, prefix: str = "ann") -> list:
-    users = [UserFactory(username=f"{prefix}{i}") for i in range(n)]
-    Membership.objects.bulk_create(
-        Membership(project=project, user=u, role=Membership.Role.ANNOTATOR) for u in users
-    )
-    return users
+    return builders.make_items(project, n, prefix="Claim", weak=weak)
 
 
 def publish(project, manager, text: str = "Label claims that need a citation.") -> GuidelineVersion:
