@@ -30,12 +30,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from os import PathLike
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from ._common import dumps_str, resolve_fields
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 __all__ = ["CONTENT_TYPE", "EXTENSION", "LABEL_TYPES", "parquet_schema", "write_parquet"]
 
@@ -44,14 +45,15 @@ EXTENSION = "parquet"
 LABEL_TYPES = ("auto", "string", "list")
 JSON_COLUMNS = ("metadata", "judgements")
 
+# Arrow type constructors by column (the label's depends on label_type).
 _TYPES = {
-    "id": pa.int64(),
-    "text": pa.string(),
-    "label_rule": pa.string(),
-    "confidence": pa.float64(),
-    "split": pa.string(),
-    "metadata": pa.string(),
-    "judgements": pa.string(),
+    "id": "int64",
+    "text": "string",
+    "label_rule": "string",
+    "confidence": "float64",
+    "split": "string",
+    "metadata": "string",
+    "judgements": "string",
 }
 
 
@@ -59,11 +61,18 @@ def parquet_schema(fields: Iterable[str] | None = None, label_type: str = "strin
     """The Arrow schema for the selected ``fields`` (``label_type`` "string" or "list")."""
     if label_type not in ("string", "list"):
         raise ValueError(f"label_type must be 'string' or 'list' here, got {label_type!r}")
+    # pyarrow is imported on first use: every process that loads the app imports this module
+    # (the exporters' registry), and only release builds write Parquet.
+    import pyarrow as pa
+
     selected = resolve_fields(fields)
     label = pa.list_(pa.string()) if label_type == "list" else pa.string()
     json_cols = ",".join(c for c in selected if c in JSON_COLUMNS)
     return pa.schema(
-        [pa.field(name, label if name == "label" else _TYPES[name]) for name in selected],
+        [
+            pa.field(name, label if name == "label" else getattr(pa, _TYPES[name])())
+            for name in selected
+        ],
         metadata={"dmops.json_columns": json_cols, "dmops.label_type": label_type},
     )
 
@@ -114,6 +123,8 @@ def write_parquet(
         raise ValueError(f"label_type must be one of {list(LABEL_TYPES)}, got {label_type!r}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None

@@ -1,5 +1,6 @@
 """Web processes must not load the scientific stack: it costs seconds per worker boot and
-~100 MB of memory per process, and only evaluation jobs use it (they import it lazily)."""
+~100 MB of memory per process, and only evaluation jobs use it (they import it lazily). Nor
+pyarrow (~30 MB), which only release builds use to write Parquet."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("sklearn", "scipy", "statsmodels", "torch", "transformers", "cleanlab", "matplotlib")
+HEAVY = (
+    "sklearn",
+    "scipy",
+    "statsmodels",
+    "torch",
+    "transformers",
+    "cleanlab",
+    "matplotlib",
+    "pyarrow",
+)
 
 # A fresh interpreter: the test process itself has long imported everything.
 PROBE = """
