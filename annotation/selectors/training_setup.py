@@ -128,8 +128,9 @@ def candidates_by_id(project: Project, ids: list[int]) -> list[Item]:
 
 
 def candidates_sample(project: Project, n: int, *, rng: random.Random | None = None) -> list[Item]:
-    """Up to ``n`` random active items not yet used for training. Each draw is one indexed
-    lookup at a random id (ORDER BY random() would sort the whole table of a large project)."""
+    """``n`` random active items not yet used for training (all of them when fewer are left).
+    Each draw is one indexed lookup at a random id (ORDER BY random() would sort the whole
+    table of a large project)."""
     rng = rng or random.Random()
     n = max(0, min(n, CANDIDATE_LIMIT))
     pool = _not_yet_training(project)
@@ -144,4 +145,7 @@ def candidates_sample(project: Project, n: int, *, rng: random.Random | None = N
         if item is None:
             break
         picked.setdefault(item.pk, item)
+    if len(picked) < n:  # draws that kept landing on the same items: top up in id order
+        for item in pool.exclude(pk__in=list(picked)).order_by("pk")[: n - len(picked)]:
+            picked[item.pk] = item
     return sorted(picked.values(), key=lambda i: i.pk)

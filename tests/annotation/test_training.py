@@ -354,16 +354,6 @@ def test_setup_rows_show_best_score_and_status(project, manager, annotator):
     assert (row.best.number, row.best.correct) == (2, 2) and row.qualified_at is not None
 
 
-def test_sample_candidates_skips_training_items(project, manager):
-    items = set_up_training(project, manager, n=2, min_correct=1)
-    others = make_items(project, 5, prefix="Pool")
-    sample = setup_selectors.candidates_sample(project, 3)
-    assert len(sample) == 3 and {i.pk for i in sample} <= {i.pk for i in others}
-    assert len(setup_selectors.candidates_sample(project, 20)) == 5
-    assert setup_selectors.candidates_search(project, "Pool number 4")[0] == others[4]
-    assert setup_selectors.candidates_by_id(project, [items[0].item_id]) == []
-
-
 # --- the step 7 gate -----------------------------------------------------------------------
 
 

@@ -1,7 +1,9 @@
-"""Step 7 training pages: the annotator's flow with and without htmx, the manager's setup, and
-who may open or post what."""
+"""Step 7 training pages: the annotator's flow with and without htmx, the manager's setup and
+how it finds candidate items, and who may open or post what."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 from django.urls import reverse
@@ -13,6 +15,7 @@ from annotation.models import (
     TrainingAnswer,
     TrainingItem,
 )
+from annotation.selectors import training_setup as setup_selectors
 from tests.annotation.builders import make_items, make_schema
 from tests.annotation.test_training import set_up_training
 from tests.conftest import client_for
@@ -266,3 +269,15 @@ def test_outsider_gets_403_and_anonymous_goes_to_login(client, project, outsider
 @pytest.mark.parametrize("who", ["manager", "reviewer", "annotator"])
 def test_every_member_opens_the_training_page(client, project, personas, training, who):
     assert client_for(client, personas[who]).get(url("training", project)).status_code == 200
+
+
+def test_sample_candidates_skips_training_items(project, manager):
+    items = set_up_training(project, manager, n=2, min_correct=1)
+    others = make_items(project, 5, prefix="Pool")
+    # Even if every draw lands on the lowest id (they may repeat), the sample is full.
+    lowest = type("Lowest", (random.Random,), {"randint": lambda self, low, high: low})()
+    sample = setup_selectors.candidates_sample(project, 3, rng=lowest)
+    assert len(sample) == 3 and {i.pk for i in sample} <= {i.pk for i in others}
+    assert len(setup_selectors.candidates_sample(project, 20)) == 5
+    assert setup_selectors.candidates_search(project, "Pool number 4")[0] == others[4]
+    assert setup_selectors.candidates_by_id(project, [items[0].item_id]) == []
