@@ -28,13 +28,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation.models import AnnotatorState, Batch, BatchItem, Lease, QualificationRule
+from annotation import _queue_sql as sql
+from annotation.models import Batch, BatchItem, Item, Lease
 from dmops.db import db_datetime, hot_cursor
 from dmops.models import Membership, Project
+
+NOT_A_MEMBER = "You are not a member of this project."
 
 # A pick whose guarded insert fails is retried; each retry sees the item that filled up.
 MAX_PICKS = 20
@@ -52,91 +56,6 @@ class Refusal:
     NOT_QUALIFIED = "not_qualified"
 
 
-# The statements of the hot path are written out in SQL: every annotator runs them once per
-# judgement, and building them through the ORM cost more CPU than PostgreSQL spends running
-# them. They run unchanged on SQLite, where FOR UPDATE … SKIP LOCKED is left out.
-_LEASE = Lease._meta.db_table
-_ITEM = BatchItem._meta.db_table
-_BATCH = Batch._meta.db_table
-_STATE = AnnotatorState._meta.db_table
-_RULE = QualificationRule._meta.db_table
-_MEMBERSHIP = Membership._meta.db_table
-# Written into the statements, not passed as a parameter: the partial indexes on active leases
-# (lease_live, lease_annotator_active, lease_one_active) serve a prepared statement's generic
-# plan only when the planner can prove their predicate from the statement's text. With a
-# parameter, the current-lease read scanned every lease the annotator ever had.
-_ACTIVE = Lease.State.ACTIVE.value
-
-_REFUSAL_SQL = f"""
-    SELECT (SELECT s.paused FROM {_STATE} s WHERE s.project_id = %(project)s
-                AND s.user_id = %(user)s),
-           (SELECT s.qualified_at FROM {_STATE} s WHERE s.project_id = %(project)s
-                AND s.user_id = %(user)s),
-           EXISTS (SELECT 1 FROM {_RULE} r WHERE r.project_id = %(project)s)
-           -- Managers and reviewers write the gold answers: only annotators must qualify.
-           AND EXISTS (SELECT 1 FROM {_MEMBERSHIP} m WHERE m.project_id = %(project)s
-                AND m.user_id = %(user)s AND m.role = 'annotator')
-"""  # noqa: S608 — table names come from model metadata, values are parameters
-
-_CURRENT_LEASE_SQL = f"""
-    SELECT l.id, l.batch_item_id, l.returnable, l.created_at, l.expires_at, b.lease_ttl
-    FROM {_LEASE} l
-    JOIN {_ITEM} bi ON bi.id = l.batch_item_id
-    JOIN {_BATCH} b ON b.id = bi.batch_id
-    WHERE l.annotator_id = %(user)s AND l.state = '{_ACTIVE}' AND l.expires_at > %(now)s
-      AND b.project_id = %(project)s AND b.is_open
-    ORDER BY l.created_at, l.id
-    LIMIT 1
-"""  # noqa: S608
-
-_OPEN_BATCHES_SQL = f"""
-    SELECT id, overlap, lease_ttl, skip_policy FROM {_BATCH}
-    WHERE project_id = %(project)s AND is_open
-    ORDER BY priority DESC, id
-"""  # noqa: S608
-
-# The annotator's own leases that keep an item from them: all of them for a first visit;
-# on a revisit, all but requeue_me_later skips.
-_PICK_SQL = f"""
-    SELECT bi.id FROM {_ITEM} bi
-    WHERE bi.batch_id = %(batch)s AND NOT bi.is_complete AND NOT bi.is_dropped
-      AND NOT EXISTS (
-            SELECT 1 FROM {_LEASE} m
-            WHERE m.batch_item_id = bi.id AND m.annotator_id = %(user)s {{revisit}}
-          )
-      AND bi.submitted_count + (
-            SELECT COUNT(*) FROM {_LEASE} l
-            WHERE l.batch_item_id = bi.id AND l.state = '{_ACTIVE}' AND l.expires_at > %(now)s
-          ) < %(overlap)s
-    ORDER BY bi.priority DESC, bi.id
-    LIMIT 1
-"""  # noqa: S608
-
-
-_RENEW_SQL = f"""
-    UPDATE {_LEASE} SET expires_at = %s WHERE id = %s AND state = '{_ACTIVE}' AND expires_at > %s
-"""  # noqa: S608
-
-_INSERT_LEASE_SQL = f"""
-    INSERT INTO {_LEASE} (batch_item_id, annotator_id, state, returnable, created_at, expires_at)
-    SELECT bi.id, %s, %s, %s, %s, %s
-    FROM {_ITEM} bi
-    WHERE bi.id = %s
-      AND bi.submitted_count + (
-            SELECT COUNT(*) FROM {_LEASE} l
-            WHERE l.batch_item_id = bi.id AND l.state = '{_ACTIVE}' AND l.expires_at > %s
-          ) < %s
-    ON CONFLICT DO NOTHING
-    RETURNING id
-"""  # noqa: S608
-
-
-# The refusal and the current lease in one round trip, for next_item.
-_NEXT_STATE_SQL = f"""
-    SELECT r.*, c.* FROM ({_REFUSAL_SQL}) r LEFT JOIN ({_CURRENT_LEASE_SQL}) c ON 1 = 1
-"""  # noqa: S608
-
-
 def _refusal(paused, qualified_at, must_qualify) -> str | None:
     if paused:
         return Refusal.PAUSED
@@ -150,20 +69,57 @@ def work_refusal(*, project: Project, annotator) -> str | None:
     the project has a qualification rule (step 7) and they are an annotator who has not passed
     it; else None. One query, with or without an AnnotatorState row."""
     with hot_cursor() as cursor:
-        cursor.execute(_REFUSAL_SQL, {"project": project.pk, "user": annotator.pk})
+        cursor.execute(sql.REFUSAL, {"project": project.pk, "user": annotator.pk})
         return _refusal(*cursor.fetchone())
 
 
-def _lease_params(project: Project, annotator, now: datetime) -> dict:
-    return {
-        "user": annotator.pk,
-        "now": _adapt(now),
-        "project": project.pk,
-    }
+def _lease_params(project_id: int, annotator, now: datetime) -> dict:
+    return {"user": annotator.pk, "now": _adapt(now), "project": project_id}
+
+
+class OpenBatch(NamedTuple):
+    id: int
+    overlap: int
+    lease_ttl: int
+    skip_policy: str
+    name: str
+    kind: str
+    schema_version_id: int | None
+
+
+_metadata = Item._meta.get_field("metadata")
+
+
+def _loaded(model, **values):
+    """An instance of ``model`` as if read from the database with only these fields; the
+    others are deferred (loaded on first access), never filled with defaults."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db("default", names, [values[name] for name in names])
+
+
+def _screen(lease: Lease, row, batch: Batch) -> Lease:
+    """Attach the leased batch item, its item (text and metadata) and its batch to ``lease``,
+    from a row of the item part of _SCREEN_COLUMNS, so that reading them takes no query."""
+    batch_item_id, item_id, proposed_label, text, metadata = row
+    item = _loaded(
+        Item, id=item_id, text=text, metadata=_metadata.from_db_value(metadata, None, connection)
+    )
+    batch_item = _loaded(
+        BatchItem,
+        id=batch_item_id,
+        batch_id=batch.pk,
+        item_id=item_id,
+        proposed_label=proposed_label,
+    )
+    BatchItem.batch.field.set_cached_value(batch_item, batch)
+    BatchItem.item.field.set_cached_value(batch_item, item)
+    Lease.batch_item.field.set_cached_value(lease, batch_item)
+    return lease
 
 
 def _current_lease_from_row(row, annotator) -> Lease | None:
-    lease_id, batch_item_id, returnable, created_at, expires_at, ttl = row
+    (lease_id, returnable, created_at, expires_at, ttl, batch_item_id, item_id, proposed_label,
+     text, metadata, batch_id, name, kind, schema_version_id) = row  # fmt: skip
     if lease_id is None:
         return None
     lease = Lease(
@@ -176,47 +132,68 @@ def _current_lease_from_row(row, annotator) -> Lease | None:
         expires_at=db_datetime(expires_at),
     )
     lease.lease_ttl = ttl
-    return lease
+    batch = _loaded(
+        Batch,
+        id=batch_id,
+        name=name,
+        kind=kind,
+        schema_version_id=schema_version_id,
+        lease_ttl=ttl,
+    )
+    return _screen(lease, (batch_item_id, item_id, proposed_label, text, metadata), batch)
 
 
 def current_lease(*, project: Project, annotator, now: datetime | None = None) -> Lease | None:
     """The annotator's live lease in the project's open batches, the oldest if a second tab
     made two. Its ``lease_ttl`` attribute is the batch's, for renewing it."""
     with hot_cursor() as cursor:
-        cursor.execute(_CURRENT_LEASE_SQL, _lease_params(project, annotator, now or timezone.now()))
+        cursor.execute(
+            sql.CURRENT_LEASE, _lease_params(project.pk, annotator, now or timezone.now())
+        )
         row = cursor.fetchone()
     return None if row is None else _current_lease_from_row(row, annotator)
 
 
-def next_item(*, project: Project, annotator, now: datetime | None = None) -> Lease | None:
+def next_item(
+    *, project: Project, annotator, now: datetime | None = None, members_only: bool = False
+) -> Lease | None:
     """Lease the next batch item to ``annotator`` (see the module docstring for the rule), or
     return their current live lease with its expiry renewed. ``None`` when nothing is left or
-    the annotator may not work now (see ``work_refusal``)."""
+    the annotator may not work now (see ``work_refusal``). The lease comes with its batch item,
+    item and batch loaded.
+
+    ``members_only``: raise ``Project.DoesNotExist`` when there is no such project and
+    PermissionDenied when ``annotator`` is not a member of it, checked in the same query (the
+    API's next-item has nothing else to check)."""
     now = now or timezone.now()
     with hot_cursor() as cursor:
-        cursor.execute(_NEXT_STATE_SQL, _lease_params(project, annotator, now))
-        paused, qualified_at, must_qualify, *current = cursor.fetchone()
-        if _refusal(paused, qualified_at, must_qualify) is not None:
-            return None
-        lease = _current_lease_from_row(current, annotator)
-        if lease is not None:
-            # Renewed only while still live: once expired, its slot may be someone else's.
-            lease.expires_at = now + timedelta(seconds=lease.lease_ttl)
-            cursor.execute(
-                _RENEW_SQL,
-                [_adapt(lease.expires_at), lease.pk, _adapt(now)],
-            )
+        cursor.execute(sql.NEXT_STATE, _lease_params(project.pk, annotator, now))
+        rows = cursor.fetchall()
+    if members_only and not rows:
+        raise Project.DoesNotExist(f"No project {project.pk}.")
+    role, paused, qualified_at, has_rule = rows[0][:4] if rows else (None, None, None, False)
+    if members_only and role is None:
+        raise PermissionDenied(NOT_A_MEMBER)
+    must_qualify = has_rule and role == Membership.Role.ANNOTATOR
+    if _refusal(paused, qualified_at, must_qualify) is not None:
+        return None
+    current = rows[0][4 : 4 + sql.CURRENT_LEASE_WIDTH] if rows else [None] * sql.CURRENT_LEASE_WIDTH
+    lease = _current_lease_from_row(current, annotator)
+    if lease is not None:
+        # Renewed only while still live: once expired, its slot may be someone else's.
+        lease.expires_at = now + timedelta(seconds=lease.lease_ttl)
+        with hot_cursor() as cursor:
+            cursor.execute(sql.RENEW, [_adapt(lease.expires_at), lease.pk, _adapt(now)])
             if cursor.rowcount:
                 return lease
+    batches = [
+        OpenBatch(*row[4 + sql.CURRENT_LEASE_WIDTH :])
+        for row in rows
+        if row[4 + sql.CURRENT_LEASE_WIDTH] is not None
+    ]
+    if not batches:
+        return None
     with transaction.atomic():
-        with hot_cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # A lease lost in a crash just after its commit costs nothing: the item goes
-                # back to the pool when the annotator asks again. Not waiting for the WAL
-                # flush takes milliseconds off every next-item. LOCAL: this transaction only.
-                cursor.execute("SET LOCAL synchronous_commit = off")
-            cursor.execute(_OPEN_BATCHES_SQL, {"project": project.pk})
-            batches = [OpenBatch(*row) for row in cursor.fetchall()]
         for batch in batches:
             lease = _lease_in_batch(batch, annotator, now, revisit=False)
             if lease is not None:
@@ -230,31 +207,33 @@ def next_item(*, project: Project, annotator, now: datetime | None = None) -> Le
     return None
 
 
-class OpenBatch(NamedTuple):
-    id: int
-    overlap: int
-    lease_ttl: int
-    skip_policy: str
-
-
 def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, revisit: bool):
     """The pick: the first batch item of the batch the annotator may be given now, in queue
-    order, locked (PostgreSQL) with SKIP LOCKED. Returns (sql, params)."""
-    sql = _PICK_SQL.format(revisit="AND NOT m.returnable" if revisit else "")
+    order, locked (PostgreSQL) with SKIP LOCKED, with what the screen shows of its item.
+    Returns (sql, params)."""
+    on_postgresql = connection.vendor == "postgresql"
+    statement = sql.PICK.format(
+        revisit="AND NOT m.returnable" if revisit else "",
+        # A lease lost in a crash just after its commit costs nothing: the item goes back to
+        # the pool when the annotator asks again. Not waiting for the WAL flush takes
+        # milliseconds off every next-item. Set here, in the transaction's first statement,
+        # to spare a round trip; is_local: this transaction only.
+        sync=", set_config('synchronous_commit', 'off', true)" if on_postgresql else "",
+    )
     if connection.features.has_select_for_update_skip_locked:
-        sql += " FOR UPDATE OF bi SKIP LOCKED"
+        statement += " FOR UPDATE OF bi SKIP LOCKED"
     params = {
         "batch": batch_id,
         "user": annotator_id,
         "now": _adapt(now),
         "overlap": overlap,
     }
-    return sql, params
+    return statement, params
 
 
 def _lease_in_batch(batch: OpenBatch, annotator, now: datetime, *, revisit: bool) -> Lease | None:
     expires_at = now + timedelta(seconds=batch.lease_ttl)
-    sql, params = pick_sql(
+    statement, params = pick_sql(
         batch_id=batch.id,
         annotator_id=annotator.pk,
         overlap=batch.overlap,
@@ -263,14 +242,14 @@ def _lease_in_batch(batch: OpenBatch, annotator, now: datetime, *, revisit: bool
     )
     for _ in range(MAX_PICKS):
         with hot_cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement, params)
             row = cursor.fetchone()
         if row is None:
             return None
         picked = row[0]
         lease_id = _insert_lease_if_room(picked, annotator.pk, batch.overlap, now, expires_at)
         if lease_id is not None:
-            return Lease(
+            lease = Lease(
                 pk=lease_id,
                 batch_item_id=picked,
                 annotator=annotator,
@@ -279,6 +258,7 @@ def _lease_in_batch(batch: OpenBatch, annotator, now: datetime, *, revisit: bool
                 created_at=now,
                 expires_at=expires_at,
             )
+            return _screen(lease, row[:5], _loaded(Batch, **batch._asdict()))
     return None
 
 
@@ -305,7 +285,7 @@ def _insert_lease_if_room(
         overlap,
     ]
     with hot_cursor() as cursor:
-        cursor.execute(_INSERT_LEASE_SQL, params)
+        cursor.execute(sql.INSERT_LEASE, params)
         row = cursor.fetchone()
     return row[0] if row else None
 

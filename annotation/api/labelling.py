@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
@@ -146,32 +148,26 @@ class BatchCreateSerializer(serializers.Serializer):
     open = serializers.BooleanField(default=False)
 
 
-class IsQueueMember(permissions.BasePermission):
-    """IsProjectMember for the hot path: the same 404 / 403, in one query for a member and
-    without loading the project row."""
-
-    message = hot_path.NOT_A_MEMBER
-
-    def has_permission(self, request, view) -> bool:
-        view.role = hot_path.member_role(request.user, view.kwargs["project_id"])
-        return True
-
-
 class NextItem(APIView):
     """Lease the next item to the caller (or renew the lease they hold); 204 when none is left."""
 
-    permission_classes = [permissions.IsAuthenticated, IsQueueMember]
     # The hot path speaks JSON only: no negotiation among renderers on every call.
     renderer_classes = [JSONRenderer]
 
     @extend_schema(responses={200: LeasedItemSerializer, 204: None})
     def get(self, request, project_id: int):
-        # The queue only needs the project's id; the membership check has vouched for it.
-        lease = queue.next_item(project=Project(pk=project_id), annotator=request.user)
+        # The queue checks membership (404 / 403, as IsProjectMember) in its first query, and
+        # only needs the project's id for that.
+        try:
+            lease = queue.next_item(
+                project=Project(pk=project_id), annotator=request.user, members_only=True
+            )
+        except Project.DoesNotExist as exc:
+            raise Http404("No such project.") from exc
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        # Same fields as LeasedItemSerializer (pinned by a test), in one query.
-        return Response(hot_path.leased_item(lease.pk))
+        # Same fields as LeasedItemSerializer (pinned by a test), from what the queue read.
+        return Response(hot_path.leased_item(lease))
 
 
 class ItemAnnotations(APIView):
@@ -193,21 +189,28 @@ class ItemAnnotations(APIView):
     )
     def post(self, request, batch_item_id: int):
         incoming = SubmitSerializer(data=request.data)
-        valid = incoming.is_valid()
-        data = incoming.validated_data if valid else {}
-        # Membership and the lease in one query; membership is answered first (404 / 403).
-        access = hot_path.SubmitAccess(request.user, batch_item_id, data.get("lease"))
-        access.check_member()
-        if not valid:
+        if not incoming.is_valid():
+            # Membership is answered first (404 / 403), then the body (400).
+            hot_path.SubmitAccess(request.user, batch_item_id, None).check_member()
             raise serializers.ValidationError(incoming.errors)
-        lease = access.lease()
+        data = incoming.validated_data
         try:
+            # The service checks that the caller is a member holding this lease on this item
+            # while it locks them; when it finds nothing, SubmitAccess says why, as a member
+            # check and a lease check would (404 / 403 / 400).
             annotation = services.annotation_submit(
-                lease=lease,
+                lease=Lease(pk=data["lease"], batch_item_id=batch_item_id),
                 by=request.user,
                 answer=data["answer"],
                 seconds_spent=data["seconds_spent"],
             )
+        except (Lease.DoesNotExist, PermissionDenied) as exc:
+            access = hot_path.SubmitAccess(request.user, batch_item_id, data["lease"])
+            access.check_member()
+            access.lease()
+            if isinstance(exc, PermissionDenied):
+                raise
+            raise Http404("No such lease.") from exc
         except services.QueueConflict as exc:
             return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
         # Same fields as AnnotationSerializer (pinned by a test), without building one.

@@ -13,17 +13,16 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import Http404
 from rest_framework.fields import DateTimeField
 
-from annotation.models import Annotation, Batch, BatchItem, Item, Label, Lease, SchemaVersion
-from dmops.db import db_datetime, hot_cursor
-from dmops.models import Membership, Project
+from annotation.models import Annotation, Batch, BatchItem, Label, Lease, SchemaVersion
+from annotation.queue import NOT_A_MEMBER
+from dmops.db import hot_cursor
+from dmops.models import Membership
 
-NOT_A_MEMBER = "You are not a member of this project."
 LABEL_FIELDS = ("key", "name", "description", "category", "hotkey", "question")
 
 # Formats exactly as the API's serializers do (ISO 8601, "Z" for UTC).
@@ -38,26 +37,6 @@ class _Schema(NamedTuple):
 
 # schema version id -> its _Schema; only final versions are kept.
 _final_schemas: dict[int, _Schema] = {}
-
-
-_MEMBER_ROLE_SQL = f"""
-    SELECT p.id, m.role FROM {Project._meta.db_table} p
-    LEFT JOIN {Membership._meta.db_table} m ON m.project_id = p.id AND m.user_id = %s
-    WHERE p.id = %s
-"""  # noqa: S608 — table names come from model metadata, values are parameters
-
-
-def member_role(user, project_id: int) -> str:
-    """The user's role on the project, in one query; 404 if the project does not exist and
-    403 for anyone else, as ``dmops.selectors.project_for_member``."""
-    with hot_cursor() as cursor:
-        cursor.execute(_MEMBER_ROLE_SQL, [user.pk, project_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("No such project.")
-    if row[1] is None:
-        raise PermissionDenied(NOT_A_MEMBER)
-    return row[1]
 
 
 _SUBMIT_ACCESS_SQL = f"""
@@ -167,38 +146,22 @@ def schema_labels(schema_version: SchemaVersion) -> list[Label]:
     return list(schema.labels) if schema else []
 
 
-_LEASED_ITEM_SQL = f"""
-    SELECT l.id, l.expires_at, l.batch_item_id, bi.item_id, i.text, i.metadata,
-           bi.proposed_label, b.id, b.name, b.kind, b.schema_version_id
-    FROM {Lease._meta.db_table} l
-    JOIN {BatchItem._meta.db_table} bi ON bi.id = l.batch_item_id
-    JOIN {Item._meta.db_table} i ON i.id = bi.item_id
-    JOIN {Batch._meta.db_table} b ON b.id = bi.batch_id
-    WHERE l.id = %s
-"""  # noqa: S608 — table names come from model metadata, values are parameters
-_metadata = Item._meta.get_field("metadata")
-
-
-def leased_item(lease_id: int) -> dict[str, Any]:
-    """What the labelling screen needs for one leased item, in one query plus the cached
-    schema: ``LeasedItemSerializer``'s shape."""
-    with hot_cursor() as cursor:
-        cursor.execute(_LEASED_ITEM_SQL, [lease_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Lease.DoesNotExist(f"No lease {lease_id}.")
-    (pk, expires_at, batch_item_id, item_id, text, metadata, proposed, batch_id, name, kind,
-     schema_version_id) = row  # fmt: skip
+def leased_item(lease: Lease) -> dict[str, Any]:
+    """What the labelling screen needs for one leased item, ``LeasedItemSerializer``'s shape,
+    from a lease whose batch item, item and batch are loaded (``annotation.queue.next_item``
+    loads them with the lease) plus the cached schema: no query."""
+    batch_item = lease.batch_item
+    batch = batch_item.batch
     return {
-        "lease_id": pk,
-        "expires_at": _datetime.to_representation(db_datetime(expires_at)),
-        "batch_item_id": batch_item_id,
-        "item_id": item_id,
-        "text": text,
-        "metadata": _metadata.from_db_value(metadata, None, connection),
-        "proposed_label": proposed,
-        "batch": {"id": batch_id, "name": name, "kind": kind},
-        "question": schema_question(schema_version_id),
+        "lease_id": lease.pk,
+        "expires_at": _datetime.to_representation(lease.expires_at),
+        "batch_item_id": batch_item.pk,
+        "item_id": batch_item.item_id,
+        "text": batch_item.item.text,
+        "metadata": batch_item.item.metadata,
+        "proposed_label": batch_item.proposed_label,
+        "batch": {"id": batch.pk, "name": batch.name, "kind": batch.kind},
+        "question": schema_question(batch.schema_version_id),
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
@@ -23,17 +23,12 @@ from annotation.models import (
     Lease,
     SchemaVersion,
 )
-from annotation.queue import live_leases
+from annotation.queue import NOT_A_MEMBER, live_leases
 from annotation.selectors.hot_path import schema_label_keys
-from annotation.services._submit_sql import (
-    COUNT_SQL,
-    INSERT_ANNOTATION_SQL,
-    LEASE_STATE_SQL,
-    SUBMIT_LOCK_SQL,
-)
+from annotation.services._submit_sql import SUBMIT_LOCK_SQL, WRITE_AS_ONE, WRITE_STATEMENTS
 from dmops.db import db_datetime, hot_cursor
 from dmops.errors import DomainError
-from dmops.models import Project
+from dmops.models import Membership, Project
 
 BINARY_ANSWERS = ("yes", "no", "unsure")
 PAIRWISE_ANSWERS = ("a", "b", "tie")
@@ -215,24 +210,24 @@ def annotation_submit(
 ) -> Annotation:
     """Record ``by``'s answer on their leased item. A lease past its expiry is still accepted
     while the item has room (submitted + other live leases < overlap); once others completed
-    or filled it, LeaseExpired. The item completes when ``overlap`` answers are in.
+    or filled it, LeaseExpired. The item completes when ``overlap`` answers are in. Only the
+    lease's id and batch item id are read from ``lease``.
 
-    Every annotator runs this once per judgement, so it is four prepared statements rather
-    than ORM calls: lock the batch item and the lease (in that order, as everywhere) and read
-    what the checks need, then insert the answer and update the lease and the count."""
+    Every annotator runs this once per judgement, so it is two prepared statements rather than
+    ORM calls (four on SQLite): lock the batch item and the lease (in that order, as
+    everywhere) and read what the checks need, then insert the answer and update the lease
+    and the count."""
     now = now or timezone.now()
     lock = SUBMIT_LOCK_SQL
     if connection.features.has_select_for_update:
         lock += " FOR UPDATE OF bi, l"
     with hot_cursor() as cursor:
-        cursor.execute(lock, {"lease": lease.pk, "batch_item": lease.batch_item_id})
+        cursor.execute(lock, {"lease": lease.pk, "batch_item": lease.batch_item_id, "user": by.pk})
         row = cursor.fetchone()
     if row is None:
-        raise Lease.DoesNotExist("No such lease on this item.")
+        _refuse_submit(lease, by)
     (item_id, batch_id, proposed_label, submitted, overlap, schema_id, schema_number, task_type,
-     question, is_final, annotator_id, state, expires_at, guideline_id) = row  # fmt: skip
-    if annotator_id != by.pk:
-        raise PermissionDenied("This lease is another annotator's.")
+     question, is_final, state, expires_at, guideline_id) = row  # fmt: skip
     if state not in (Lease.State.ACTIVE, Lease.State.EXPIRED):
         raise LeaseClosed(f"This lease was already {Lease.State(state).label.lower()}.")
     if state == Lease.State.EXPIRED or db_datetime(expires_at) <= now:
@@ -254,25 +249,30 @@ def annotation_submit(
         )
     answer = answer_validate(schema_version=schema, answer=answer, proposed_label=proposed_label)
     created_at = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "batch_item": lease.batch_item_id,
+        "batch": batch_id,
+        "item": item_id,
+        "user": by.pk,
+        "answer": _answer_field.get_db_prep_save(answer, connection),
+        "schema": schema_id,
+        "guideline": guideline_id,
+        "seconds": seconds_spent,
+        "created_at": connection.ops.adapt_datetimefield_value(created_at),
+        "lease": lease.pk,
+        "count": submitted + 1,
+        "complete": submitted + 1 >= overlap,
+    }
     with hot_cursor() as cursor:
-        cursor.execute(
-            INSERT_ANNOTATION_SQL,
-            [
-                lease.batch_item_id,
-                batch_id,
-                item_id,
-                by.pk,
-                _answer_field.get_db_prep_save(answer, connection),
-                schema_id,
-                guideline_id,
-                seconds_spent,
-                adapt(created_at),
-            ],
-        )
-        annotation_id = cursor.fetchone()[0]
-        cursor.execute(LEASE_STATE_SQL, [Lease.State.SUBMITTED.value, lease.pk])
-        cursor.execute(COUNT_SQL, [submitted + 1, submitted + 1 >= overlap, lease.batch_item_id])
+        if connection.vendor == "postgresql":
+            cursor.execute(WRITE_AS_ONE, params)
+            annotation_id = cursor.fetchone()[0]
+        else:
+            insert, *updates = WRITE_STATEMENTS
+            cursor.execute(insert, params)
+            annotation_id = cursor.fetchone()[0]
+            for statement in updates:
+                cursor.execute(statement, params)
     annotation = Annotation(
         pk=annotation_id,
         batch_item_id=lease.batch_item_id,
@@ -287,6 +287,24 @@ def annotation_submit(
     )
     annotation._state.adding, annotation._state.db = False, "default"
     return annotation
+
+
+def _refuse_submit(lease: Lease, by) -> NoReturn:
+    """Why the lock found nothing: no such lease on this item, someone else's lease, or a
+    caller who is not (or no longer) a member of the project."""
+    found = (
+        Lease.objects.filter(pk=lease.pk, batch_item_id=lease.batch_item_id)
+        .values_list("annotator_id", "batch_item__batch__project_id")
+        .first()
+    )
+    if found is None:
+        raise Lease.DoesNotExist("No such lease on this item.")
+    annotator_id, project_id = found
+    if annotator_id != by.pk:
+        raise PermissionDenied("This lease is another annotator's.")
+    if not Membership.objects.filter(project_id=project_id, user=by).exists():
+        raise PermissionDenied(NOT_A_MEMBER)
+    raise Lease.DoesNotExist("No such lease on this item.")  # gone since the lock's snapshot
 
 
 def _require_active(lease: Lease) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import queue
@@ -110,11 +110,11 @@ def test_closed_batch_serves_nothing(project, annotator):
 
 def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_queries):
     make_batch(project, make_items(project, 50), overlap=2)
-    # Who may work and the current lease (one query: pause, qualification and the project's
-    # rule, whether or not the annotator has a state row), then in a transaction (a savepoint
-    # inside the test's own, so SAVEPOINT and RELEASE are counted): on PostgreSQL, no waiting
-    # for the commit's WAL flush; open batches, the pick, the guarded insert.
-    with django_assert_num_queries(7 if connection.vendor == "postgresql" else 6):
+    # Who may work, the current lease and the open batches (one query: membership, pause,
+    # qualification and the project's rule, whether or not the annotator has a state row),
+    # then in a transaction (a savepoint inside the test's own, so SAVEPOINT and RELEASE are
+    # counted): the pick, the guarded insert.
+    with django_assert_num_queries(5):
         assert queue.next_item(project=project, annotator=annotator) is not None
     # Who may work with the current lease, then its renewal, outside any transaction.
     with django_assert_num_queries(2):
