@@ -11,8 +11,8 @@ aggregated final label and ``--judgements`` answers each (set-based SQL: INSERT 
    held back), then runs the build job in-process, timing its phases: rows (one INSERT …
    SELECT, judgements aggregated to JSON per row) + datasheet, then the ten files + publish
    (``--reuse-release`` skips this and uses the last published release);
-2. starts gunicorn (one sync worker) on 127.0.0.1 with SECRET_KEY and DATABASE_URL set,
-   downloads a built file, then forgets the built files and streams
+2. starts granian (one worker, one WSGI thread) on 127.0.0.1 with SECRET_KEY and
+   DATABASE_URL set, downloads a built file, then forgets the built files and streams
    ``/api/releases/{id}/export?format=jsonl`` and ``csv`` (every row, from the database
    through a server-side cursor) with token auth, measuring time to first byte, rows/s and
    the worker's RSS (``/proc/<pid>/status`` VmRSS, sampled every 50 ms);
@@ -138,9 +138,10 @@ def make_project(n: int, judgements: int):
             )
             ids = ", ".join(str(u.pk) for u in annotators)
             cur.execute(
-                "INSERT INTO annotation_annotation (batch_item_id, item_id, annotator_id, answer,"
-                " seconds_spent, created_at)"
-                " SELECT bi.id, bi.item_id, u.id, CASE WHEN (bi.item_id + u.id) %% 4 = 0"
+                "INSERT INTO annotation_annotation (batch_item_id, batch_id, item_id, annotator_id,"
+                " answer, seconds_spent, created_at)"
+                " SELECT bi.id, bi.batch_id, bi.item_id, u.id,"
+                " CASE WHEN (bi.item_id + u.id) %% 4 = 0"
                 " THEN '\"no\"'::jsonb ELSE '\"yes\"'::jsonb END, 3.5, now()"
                 f" FROM annotation_batchitem bi CROSS JOIN (SELECT unnest(ARRAY[{ids}]) AS id) u"
                 " WHERE bi.batch_id = %s ORDER BY bi.item_id, u.id",
@@ -157,25 +158,34 @@ def make_project(n: int, judgements: int):
     return project, manager
 
 
-def start_gunicorn(env: dict[str, str]) -> tuple[subprocess.Popen, int, int]:
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "dmops.wsgi",
-        "-b",
-        f"127.0.0.1:{port}",
-        "-w",
+        str(ROOT / ".venv/bin/granian"),
+        "--interface",
+        "wsgi",
+        "--workers",
         "1",
-        "--timeout",
-        "900",
+        "--blocking-threads",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "dmops.wsgi:application",
     ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        try:  # an answer, not just an open port: granian listens before its worker is up
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/accounts/login/")
+            conn.getresponse().read()
             break
         except OSError:
             time.sleep(0.1)
@@ -313,7 +323,7 @@ def main() -> int:
         release = create_and_build(project, manager, build, release_create, results)
     n = release.row_count
 
-    server, port, worker = start_gunicorn(env)
+    server, port, worker = start_server(env)
     try:
         download(port, f"/api/releases/{release.pk}/", token)  # warm the worker
         if release.files.exists():

@@ -7,7 +7,7 @@ Needs PostgreSQL at PG_URL (default postgres://postgres@127.0.0.1:5432). It crea
 database if missing and migrates it. A project seeded by an earlier run with the same number
 of items and the same overlap is reused (``--fresh`` seeds a new one): its leases and
 annotations are deleted and its counters reset, so every run starts from an untouched batch.
-Then it starts ``gunicorn dmops.wsgi`` (gthread, ``--preload``) on 127.0.0.1 and runs the
+Then it starts ``granian --interface wsgi dmops.wsgi:application`` on 127.0.0.1 and runs the
 annotators as threads spread over a few client processes, each annotator with its own user,
 token and keep-alive ``http.client`` connection, looping next-item → submit. At the end it
 prints throughput, latency percentiles, CPU per annotation of the web tier, PostgreSQL, the
@@ -104,7 +104,7 @@ def explain_pick(batch) -> str:
 
 
 def backend_pids(database: str) -> list[int]:
-    """PostgreSQL backends serving the bench database (gunicorn keeps its connections)."""
+    """PostgreSQL backends serving the bench database (the server keeps its connections)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -231,8 +231,8 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=4, help="server worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="WSGI threads per server worker")
     parser.add_argument("--pool", type=int, default=0, help="DB_POOL_MAX_SIZE for the server")
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--database", default=os.environ.get("BENCH_DB", "dmops_bench"))
@@ -277,7 +277,7 @@ def main() -> None:
     errors, elapsed, cpu = run["errors"], run["elapsed"], run["cpu"]
     done = len(run["submit_ms"]) - sum(e.startswith("submit") for e in errors)
     print(
-        f"\ngunicorn gthread --workers {args.workers} --threads {args.threads} --preload, "
+        f"\ngranian --interface wsgi --workers {args.workers} --blocking-threads {args.threads}, "
         f"DB_POOL_MAX_SIZE={args.pool}; "
         f"{args.annotators} annotators in {args.client_processes} client processes"
     )
@@ -357,7 +357,7 @@ def main() -> None:
         print(
             f"{name:<38}{n:>12,}{seconds:>9.1f}s{n / seconds:>10,.1f} {unit:<13}{memory:>10.0f} MB"
         )
-    print("(peak memory: this process for seeding; gunicorn master + workers, summed, for HTTP)")
+    print("(peak memory: this process for seeding; granian and its workers, summed, for HTTP)")
     if any(invariants.values()) or errors:
         raise SystemExit(1)
 

@@ -42,7 +42,8 @@ def test_app_services_point_at_compose_db_and_redis(compose):
 
 def test_web_migrates_then_serves_wsgi_and_worker_runs_our_celery_app(compose):
     web = " ".join(compose["services"]["web"]["command"])
-    assert "manage.py migrate" in web and "gunicorn dmops.wsgi:application" in web
+    assert "manage.py migrate" in web and "--interface wsgi" in web
+    assert web.rstrip().endswith("dmops.wsgi:application")
     assert compose["services"]["worker"]["command"][:4] == ["celery", "-A", "dmops", "worker"]
     assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "dmops", "beat"]
     dockerfile = (ROOT / "Dockerfile").read_text()
