@@ -17,7 +17,7 @@ _MEMBERSHIP = Membership._meta.db_table
 _PROJECT = Project._meta.db_table
 _ITEM_TABLE = Item._meta.db_table
 # Written into the statements, not passed as a parameter: the partial indexes on active leases
-# (lease_live, lease_annotator_active, lease_one_active) serve a prepared statement's generic
+# (lease_annotator_active, lease_one_active) serve a prepared statement's generic
 # plan only when the planner can prove their predicate from the statement's text. With a
 # parameter, the current-lease read scanned every lease the annotator ever had.
 _ACTIVE = Lease.State.ACTIVE.value

@@ -142,13 +142,10 @@ class Lease(models.Model):
                 name="lease_returnable_is_skip",
             ),
         ]
+        # An item's live leases (at most its overlap) are counted through lease_one_active,
+        # which starts with the batch item: a (batch_item, expires_at) index of its own was
+        # one more to update on every lease and never chosen by the planner.
         indexes = [
-            # Counting an item's live leases.
-            models.Index(
-                fields=["batch_item", "expires_at"],
-                condition=models.Q(state="active"),
-                name="lease_live",
-            ),
             # An annotator's current lease, on every reload.
             models.Index(
                 fields=["annotator", "expires_at"],
@@ -164,7 +161,10 @@ class Lease(models.Model):
 class Annotation(models.Model):
     """One annotator's answer on one batch item, checked against the batch's schema."""
 
-    batch_item = models.ForeignKey(BatchItem, on_delete=models.CASCADE, related_name="annotations")
+    # Indexed by annotation_once_per_annotator, which starts with it.
+    batch_item = models.ForeignKey(
+        BatchItem, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
     # A copy of batch_item.batch, so that an annotator's count in a batch (the workbench's
     # progress line, on every answer) reads one index instead of joining every item of the
     # batch. Deleted with its batch item; no database constraint, whose per-insert check would
