@@ -7,6 +7,7 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -148,11 +149,19 @@ class BatchCreateSerializer(serializers.Serializer):
     open = serializers.BooleanField(default=False)
 
 
+class JSONAnswers(DefaultContentNegotiation):
+    """The hot path answers JSON whatever the Accept header asks for: negotiating parsed the
+    header on every call only to pick the one renderer there is (or answer 406)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class NextItem(APIView):
     """Lease the next item to the caller (or renew the lease they hold); 204 when none is left."""
 
-    # The hot path speaks JSON only: no negotiation among renderers on every call.
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONAnswers
 
     @extend_schema(responses={200: LeasedItemSerializer, 204: None})
     def get(self, request, project_id: int):
@@ -177,6 +186,7 @@ class ItemAnnotations(APIView):
     # JSON only, like NextItem.
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    content_negotiation_class = JSONAnswers
 
     @extend_schema(responses=AnnotationSerializer(many=True))
     def get(self, request, batch_item_id: int):

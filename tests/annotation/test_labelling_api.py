@@ -47,6 +47,16 @@ def test_next_item_leases_and_describes_the_item(api, project, annotator, batch)
     assert next_item(api, project).json()["lease_id"] == lease.pk
 
 
+def test_the_hot_path_answers_json_whatever_the_client_accepts(api, project, annotator, batch):
+    url = reverse("api_next_item", args=[project.pk])
+    response = as_user(api, annotator).get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    submit_url = reverse("api_item_annotations", args=[response.json()["batch_item_id"]])
+    body = {"lease": response.json()["lease_id"], "answer": "yes"}
+    answered = api.post(submit_url, body, format="json", HTTP_ACCEPT="application/xml")
+    assert answered.status_code == 201 and answered.json()["answer"] == "yes"
+
+
 def test_next_item_is_204_when_nothing_is_left(api, project, annotator):
     assert next_item(as_user(api, annotator), project).status_code == 204
 
