@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation import queue
@@ -119,6 +119,24 @@ def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_q
     # Who may work with the current lease, then its renewal, outside any transaction.
     with django_assert_num_queries(2):
         assert queue.next_item(project=project, annotator=annotator) is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # a real transaction, whose setting ends with it
+def test_a_lease_is_committed_without_waiting_for_the_wal_flush(project, annotator):
+    make_batch(project, make_items(project, 2))
+    with transaction.atomic():  # the test's view of next_item's transaction, before it ends
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+        assert queue.next_item(project=project, annotator=annotator) is not None
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "off"
+    with connection.cursor() as cursor:  # for that transaction only: submit's stays durable
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
 
 
 def test_work_refusal_is_one_query_with_or_without_a_state_row(
