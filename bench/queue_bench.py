@@ -1,7 +1,7 @@
 """Queue benchmark: 1 000 000 items, overlap 3, 32 annotators labelling over HTTP for 60 s.
 
     .venv/bin/python bench/queue_bench.py [--items 1000000] [--annotators 32] [--seconds 60]
-        [--workers 4] [--threads 2] [--client-processes 4] [--database dmops_bench] [--fresh]
+        [--workers 2] [--threads 2] [--client-processes 4] [--database dmops_bench] [--fresh]
 
 Needs PostgreSQL at PG_URL (default postgres://postgres@127.0.0.1:5432). It creates the
 database if missing and migrates it. A project seeded by an earlier run with the same number
@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=4, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--threads", type=int, default=2, help="WSGI threads per server worker")
     parser.add_argument("--pool", type=int, default=0, help="DB_POOL_MAX_SIZE for the server")
     parser.add_argument("--client-processes", type=int, default=4)
