@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench._granian import granian_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432")
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
@@ -48,26 +50,7 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         env=env,
         check=True,
     )
-    command = [
-        str(Path(sys.executable).with_name("granian")),
-        "--interface",
-        "wsgi",
-        "--workers",
-        str(workers),
-        # WSGI runs on these; the HTTP side is granian's own (Rust) threads.
-        "--blocking-threads",
-        str(threads),
-        "--backlog",
-        "256",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(PORT),
-        "dmops.wsgi:application",
-    ]
+    command = granian_command(port=PORT, workers=workers, threads=threads)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         command,

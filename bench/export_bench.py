@@ -162,23 +162,9 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [
-        str(ROOT / ".venv/bin/granian"),
-        "--interface",
-        "wsgi",
-        "--workers",
-        "1",
-        "--blocking-threads",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "dmops.wsgi:application",
-    ]
+    from bench._granian import granian_command  # the repository root is on sys.path by now
+
+    cmd = granian_command(port=port, workers=1, threads=1)
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline:
