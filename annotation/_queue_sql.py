@@ -24,7 +24,7 @@ _ACTIVE = Lease.State.ACTIVE.value
 
 # What the labelling screen shows of a leased item, read with the lease so that serving it takes
 # no further query: the batch item, its item's text and metadata, and its batch.
-_SCREEN_COLUMNS = (
+SCREEN_COLUMNS = (
     "bi.id, bi.item_id, bi.proposed_label, i.text, i.metadata, "
     "b.id, b.name, b.kind, b.schema_version_id"
 )
@@ -42,7 +42,7 @@ REFUSAL = f"""
 
 CURRENT_LEASE = f"""
     SELECT l.id, l.returnable, l.created_at, l.expires_at, b.lease_ttl,
-           {_SCREEN_COLUMNS}
+           {SCREEN_COLUMNS}
     FROM {_LEASE} l
     JOIN {_ITEM} bi ON bi.id = l.batch_item_id
     JOIN {_BATCH} b ON b.id = bi.batch_id

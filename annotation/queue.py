@@ -99,7 +99,7 @@ def _loaded(model, **values):
 
 def _screen(lease: Lease, row, batch: Batch) -> Lease:
     """Attach the leased batch item, its item (text and metadata) and its batch to ``lease``,
-    from a row of the item part of _SCREEN_COLUMNS, so that reading them takes no query."""
+    from a row of the item part of sql.SCREEN_COLUMNS, so that reading them takes no query."""
     batch_item_id, item_id, proposed_label, text, metadata = row
     item = _loaded(
         Item, id=item_id, text=text, metadata=_metadata.from_db_value(metadata, None, connection)
@@ -154,6 +154,32 @@ def current_lease(*, project: Project, annotator, now: datetime | None = None) -
     return None if row is None else _current_lease_from_row(row, annotator)
 
 
+class _NextState(NamedTuple):
+    role: str | None
+    refusal: str | None
+    current_lease: tuple  # a row of sql.CURRENT_LEASE, all None without one
+    open_batches: list[OpenBatch]
+
+
+def _next_state(project_id: int, annotator, now: datetime) -> _NextState | None:
+    """What next_item needs before it leases, from sql.NEXT_STATE; None: no such project."""
+    with hot_cursor() as cursor:
+        cursor.execute(sql.NEXT_STATE, _lease_params(project_id, annotator, now))
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    lease_end = 4 + sql.CURRENT_LEASE_WIDTH
+    role, paused, qualified_at, has_rule = rows[0][:4]
+    # Managers and reviewers write the gold answers: only annotators must qualify.
+    must_qualify = has_rule and role == Membership.Role.ANNOTATOR
+    return _NextState(
+        role=role,
+        refusal=_refusal(paused, qualified_at, must_qualify),
+        current_lease=rows[0][4:lease_end],
+        open_batches=[OpenBatch(*row[lease_end:]) for row in rows if row[lease_end] is not None],
+    )
+
+
 def next_item(
     *, project: Project, annotator, now: datetime | None = None, members_only: bool = False
 ) -> Lease | None:
@@ -166,19 +192,14 @@ def next_item(
     PermissionDenied when ``annotator`` is not a member of it, checked in the same query (the
     API's next-item has nothing else to check)."""
     now = now or timezone.now()
-    with hot_cursor() as cursor:
-        cursor.execute(sql.NEXT_STATE, _lease_params(project.pk, annotator, now))
-        rows = cursor.fetchall()
-    if members_only and not rows:
+    state = _next_state(project.pk, annotator, now)
+    if members_only and state is None:
         raise Project.DoesNotExist(f"No project {project.pk}.")
-    role, paused, qualified_at, has_rule = rows[0][:4] if rows else (None, None, None, False)
-    if members_only and role is None:
+    if members_only and state.role is None:
         raise PermissionDenied(NOT_A_MEMBER)
-    must_qualify = has_rule and role == Membership.Role.ANNOTATOR
-    if _refusal(paused, qualified_at, must_qualify) is not None:
+    if state is None or state.refusal is not None:
         return None
-    current = rows[0][4 : 4 + sql.CURRENT_LEASE_WIDTH] if rows else [None] * sql.CURRENT_LEASE_WIDTH
-    lease = _current_lease_from_row(current, annotator)
+    lease = _current_lease_from_row(state.current_lease, annotator)
     if lease is not None:
         # Renewed only while still live: once expired, its slot may be someone else's.
         lease.expires_at = now + timedelta(seconds=lease.lease_ttl)
@@ -186,11 +207,7 @@ def next_item(
             cursor.execute(sql.RENEW, [_adapt(lease.expires_at), lease.pk, _adapt(now)])
             if cursor.rowcount:
                 return lease
-    batches = [
-        OpenBatch(*row[4 + sql.CURRENT_LEASE_WIDTH :])
-        for row in rows
-        if row[4 + sql.CURRENT_LEASE_WIDTH] is not None
-    ]
+    batches = state.open_batches
     if not batches:
         return None
     with transaction.atomic():
