@@ -249,8 +249,18 @@ def test_answer_is_checked_against_the_schema(project, annotator, task_type, goo
 def test_cannot_submit_someone_elses_lease(project, annotator, reviewer):
     make_batch(project, make_items(project, 1))
     lease = queue.next_item(project=project, annotator=annotator)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="another annotator's"):
         services.annotation_submit(lease=lease, by=reviewer, answer="yes")
+
+
+def test_a_lease_outlives_membership_but_cannot_be_submitted(project, annotator):
+    make_batch(project, make_items(project, 1))
+    lease = queue.next_item(project=project, annotator=annotator)
+    project.memberships.filter(user=annotator).delete()
+    with pytest.raises(PermissionDenied, match="not a member"):
+        services.annotation_submit(lease=lease, by=annotator, answer="yes")
+    assert not Annotation.objects.exists()
+    assert Lease.objects.get(pk=lease.pk).state == Lease.State.ACTIVE
 
 
 def test_a_lease_is_submitted_once(project, annotator):
