@@ -35,9 +35,9 @@ def annotation_undo_last(*, project: Project, by, now: datetime | None = None) -
     reviewer has already decided the item's label."""
     now = now or timezone.now()
     latest = (
-        Annotation.objects.filter(
-            annotator=by, batch_item__batch__project=project, batch_item__batch__is_open=True
-        )
+        # Through the annotation's copy of its batch: the (annotator, batch) index, no join
+        # through the batch items.
+        Annotation.objects.filter(annotator=by, batch__project=project, batch__is_open=True)
         .order_by("-created_at", "-pk")
         .values_list("pk", "batch_item_id", "item_id")
         .first()
