@@ -29,17 +29,6 @@ SCREEN_COLUMNS = (
     "b.id, b.name, b.kind, b.schema_version_id"
 )
 
-REFUSAL = f"""
-    SELECT (SELECT s.paused FROM {_STATE} s WHERE s.project_id = %(project)s
-                AND s.user_id = %(user)s),
-           (SELECT s.qualified_at FROM {_STATE} s WHERE s.project_id = %(project)s
-                AND s.user_id = %(user)s),
-           EXISTS (SELECT 1 FROM {_RULE} r WHERE r.project_id = %(project)s)
-           -- Managers and reviewers write the gold answers: only annotators must qualify.
-           AND EXISTS (SELECT 1 FROM {_MEMBERSHIP} m WHERE m.project_id = %(project)s
-                AND m.user_id = %(user)s AND m.role = 'annotator')
-"""  # noqa: S608 — table names come from model metadata, values are parameters
-
 CURRENT_LEASE = f"""
     SELECT l.id, l.returnable, l.created_at, l.expires_at, b.lease_ttl,
            {SCREEN_COLUMNS}

@@ -67,10 +67,9 @@ def _refusal(paused, qualified_at, must_qualify) -> str | None:
 def work_refusal(*, project: Project, annotator) -> str | None:
     """``Refusal.PAUSED`` when a manager paused the annotator; ``Refusal.NOT_QUALIFIED`` when
     the project has a qualification rule (step 7) and they are an annotator who has not passed
-    it; else None. One query, with or without an AnnotatorState row."""
-    with hot_cursor() as cursor:
-        cursor.execute(sql.REFUSAL, {"project": project.pk, "user": annotator.pk})
-        return _refusal(*cursor.fetchone())
+    it; else None. One query (next_item's first), with or without an AnnotatorState row."""
+    state = _next_state(project.pk, annotator, timezone.now())
+    return None if state is None else state.refusal
 
 
 def _lease_params(project_id: int, annotator, now: datetime) -> dict:
@@ -131,7 +130,6 @@ def _current_lease_from_row(row, annotator) -> Lease | None:
         created_at=db_datetime(created_at),
         expires_at=db_datetime(expires_at),
     )
-    lease.lease_ttl = ttl
     batch = _loaded(
         Batch,
         id=batch_id,
@@ -141,17 +139,6 @@ def _current_lease_from_row(row, annotator) -> Lease | None:
         lease_ttl=ttl,
     )
     return _screen(lease, (batch_item_id, item_id, proposed_label, text, metadata), batch)
-
-
-def current_lease(*, project: Project, annotator, now: datetime | None = None) -> Lease | None:
-    """The annotator's live lease in the project's open batches, the oldest if a second tab
-    made two. Its ``lease_ttl`` attribute is the batch's, for renewing it."""
-    with hot_cursor() as cursor:
-        cursor.execute(
-            sql.CURRENT_LEASE, _lease_params(project.pk, annotator, now or timezone.now())
-        )
-        row = cursor.fetchone()
-    return None if row is None else _current_lease_from_row(row, annotator)
 
 
 class _NextState(NamedTuple):
@@ -202,7 +189,7 @@ def next_item(
     lease = _current_lease_from_row(state.current_lease, annotator)
     if lease is not None:
         # Renewed only while still live: once expired, its slot may be someone else's.
-        lease.expires_at = now + timedelta(seconds=lease.lease_ttl)
+        lease.expires_at = now + timedelta(seconds=lease.batch_item.batch.lease_ttl)
         with hot_cursor() as cursor:
             cursor.execute(sql.RENEW, [_adapt(lease.expires_at), lease.pk, _adapt(now)])
             if cursor.rowcount:
