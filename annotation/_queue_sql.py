@@ -46,7 +46,7 @@ CURRENT_LEASE = f"""
 # The annotator's own leases that keep an item from them: all of them for a first visit;
 # on a revisit, all but requeue_me_later skips.
 PICK = f"""
-    SELECT bi.id, bi.item_id, bi.proposed_label, i.text, i.metadata {{sync}}
+    SELECT bi.id, bi.item_id, bi.proposed_label, i.text, i.metadata
     FROM {_ITEM} bi JOIN {_ITEM_TABLE} i ON i.id = bi.item_id
     WHERE bi.batch_id = %(batch)s AND NOT bi.is_complete AND NOT bi.is_dropped
       AND NOT EXISTS (
@@ -61,6 +61,13 @@ PICK = f"""
     LIMIT 1
 """  # noqa: S608
 
+
+# PostgreSQL leases with one call of this function (migration 0016 holds it), which runs PICK
+# and INSERT_LEASE as written here; SQLite runs the two statements. Change both together.
+LEASE_BY_FUNCTION = """
+    SELECT * FROM dmops_lease(%(batch)s, %(user)s, %(overlap)s, %(now)s, %(expires_at)s,
+                              %(revisit)s, %(max_picks)s)
+"""
 
 RENEW = f"""
     UPDATE {_LEASE} SET expires_at = %s WHERE id = %s AND state = '{_ACTIVE}' AND expires_at > %s

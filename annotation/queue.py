@@ -19,7 +19,10 @@ the lease is inserted by a second statement guarded by a fresh count taken *whil
 lock*: ``INSERT … SELECT … WHERE submitted_count + live < overlap``. That count sees every
 lease of the item, because each of them was inserted under the same lock and committed before
 we could take it. If the guard fails (rare: the item filled up in that window) we pick again.
-SQLite (development and tests) runs the same statements: FOR UPDATE is dropped there, and the
+On PostgreSQL the pick and the guarded insert run inside one call of the PL/pgSQL function
+``dmops_lease`` (migration 0016): one round trip instead of BEGIN, pick, insert, COMMIT, with
+the same snapshots, since each statement of a volatile function takes a fresh one.
+SQLite (development and tests) runs the two statements: FOR UPDATE is dropped there, and the
 database-wide write lock serialises the guarded inserts, so the count stays exact.
 """
 
@@ -197,33 +200,24 @@ def next_item(
     batches = state.open_batches
     if not batches:
         return None
-    with transaction.atomic():
-        for batch in batches:
-            lease = _lease_in_batch(batch, annotator, now, revisit=False)
+    for batch in batches:
+        lease = _lease_in_batch(batch, annotator, now, revisit=False)
+        if lease is not None:
+            return lease
+    # Nothing new is left: items this annotator put back with requeue_me_later come back.
+    for batch in batches:
+        if batch.skip_policy == Batch.SkipPolicy.REQUEUE_ME_LATER:
+            lease = _lease_in_batch(batch, annotator, now, revisit=True)
             if lease is not None:
                 return lease
-        # Nothing new is left: items this annotator put back with requeue_me_later come back.
-        for batch in batches:
-            if batch.skip_policy == Batch.SkipPolicy.REQUEUE_ME_LATER:
-                lease = _lease_in_batch(batch, annotator, now, revisit=True)
-                if lease is not None:
-                    return lease
     return None
 
 
 def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, revisit: bool):
-    """The pick: the first batch item of the batch the annotator may be given now, in queue
-    order, locked (PostgreSQL) with SKIP LOCKED, with what the screen shows of its item.
-    Returns (sql, params)."""
-    on_postgresql = connection.vendor == "postgresql"
-    statement = sql.PICK.format(
-        revisit="AND NOT m.returnable" if revisit else "",
-        # A lease lost in a crash just after its commit costs nothing: the item goes back to
-        # the pool when the annotator asks again. Not waiting for the WAL flush takes
-        # milliseconds off every next-item. Set here, in the transaction's first statement,
-        # to spare a round trip; is_local: this transaction only.
-        sync=", set_config('synchronous_commit', 'off', true)" if on_postgresql else "",
-    )
+    """The pick as a statement (SQLite's lease, and the queue bench's EXPLAIN): the first batch
+    item of the batch the annotator may be given now, in queue order, locked (PostgreSQL) with
+    SKIP LOCKED, with what the screen shows of its item. Returns (sql, params)."""
+    statement = sql.PICK.format(revisit="AND NOT m.returnable" if revisit else "")
     if connection.features.has_select_for_update_skip_locked:
         statement += " FOR UPDATE OF bi SKIP LOCKED"
     params = {
@@ -237,32 +231,65 @@ def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, r
 
 def _lease_in_batch(batch: OpenBatch, annotator, now: datetime, *, revisit: bool) -> Lease | None:
     expires_at = now + timedelta(seconds=batch.lease_ttl)
+    if connection.vendor == "postgresql":
+        row = _lease_by_function(batch, annotator.pk, now, expires_at, revisit=revisit)
+    else:
+        row = _lease_by_statements(batch, annotator.pk, now, expires_at, revisit=revisit)
+    if row is None:
+        return None
+    lease = Lease(
+        pk=row[0],
+        batch_item_id=row[1],
+        annotator=annotator,
+        state=Lease.State.ACTIVE,
+        returnable=False,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return _screen(lease, row[1:], _loaded(Batch, **batch._asdict()))
+
+
+def _lease_by_function(
+    batch: OpenBatch, annotator_id: int, now: datetime, expires_at: datetime, *, revisit: bool
+) -> tuple | None:
+    """PostgreSQL: the pick and the guarded insert in one call of ``dmops_lease`` (migration
+    0016 holds it and says why), its own transaction unless the caller is in one."""
+    params = {
+        "batch": batch.id,
+        "user": annotator_id,
+        "overlap": batch.overlap,
+        "now": now,
+        "expires_at": expires_at,
+        "revisit": revisit,
+        "max_picks": MAX_PICKS,
+    }
+    with hot_cursor() as cursor:
+        cursor.execute(sql.LEASE_BY_FUNCTION, params)
+        return cursor.fetchone()
+
+
+def _lease_by_statements(
+    batch: OpenBatch, annotator_id: int, now: datetime, expires_at: datetime, *, revisit: bool
+) -> tuple | None:
+    """Elsewhere: the same pick and guarded insert as statements, in one transaction. Returns
+    (lease id, then sql.SCREEN_COLUMNS' item part) or None."""
     statement, params = pick_sql(
         batch_id=batch.id,
-        annotator_id=annotator.pk,
+        annotator_id=annotator_id,
         overlap=batch.overlap,
         now=now,
         revisit=revisit,
     )
-    for _ in range(MAX_PICKS):
-        with hot_cursor() as cursor:
-            cursor.execute(statement, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        picked = row[0]
-        lease_id = _insert_lease_if_room(picked, annotator.pk, batch.overlap, now, expires_at)
-        if lease_id is not None:
-            lease = Lease(
-                pk=lease_id,
-                batch_item_id=picked,
-                annotator=annotator,
-                state=Lease.State.ACTIVE,
-                returnable=False,
-                created_at=now,
-                expires_at=expires_at,
-            )
-            return _screen(lease, row[:5], _loaded(Batch, **batch._asdict()))
+    with transaction.atomic():
+        for _ in range(MAX_PICKS):
+            with hot_cursor() as cursor:
+                cursor.execute(statement, params)
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            lease_id = _insert_lease_if_room(row[0], annotator_id, batch.overlap, now, expires_at)
+            if lease_id is not None:
+                return (lease_id, *row[:5])
     return None
 
 
