@@ -6,6 +6,7 @@ the ORM on every call, and as few as the checks allow (each round trip costs the
 from __future__ import annotations
 
 from annotation.models import Annotation, Batch, BatchItem, GuidelineVersion, Lease, SchemaVersion
+from dmops.db import hot_cursor
 from dmops.models import Membership
 
 _ANNOTATION = Annotation._meta.db_table
@@ -53,3 +54,32 @@ WRITE_AS_ONE = f"""
     WITH lease AS ({_LEASE_SUBMITTED}), item AS ({_COUNT})
     {_INSERT_ANNOTATION}
 """
+
+_SUBMIT_IN_ONE_CALL = """
+    SELECT * FROM dmops_submit(%(lease)s, %(batch_item)s, %(user)s, %(answer)s, %(seconds)s,
+                               %(now)s, %(created_at)s, %(binary_answers)s, %(pairwise_answers)s)
+"""
+
+
+def submit_in_one_call(
+    *, lease_id, batch_item_id, user_id, answer, seconds_spent, now, created_at, binary_answers,
+    pairwise_answers,
+) -> tuple | None:  # fmt: skip
+    """PostgreSQL's submit when nothing is wrong with it: one call of ``dmops_submit``
+    (migration 0017, which says what it checks). Returns (annotation id, item id, batch id,
+    schema version id, guideline version id), or None, having written nothing, and then
+    annotation_submit's checked path decides. ``answer`` is prepared as the JSON field would."""
+    params = {
+        "lease": lease_id,
+        "batch_item": batch_item_id,
+        "user": user_id,
+        "answer": answer,
+        "seconds": float(seconds_spent),
+        "now": now,
+        "created_at": created_at,
+        "binary_answers": list(binary_answers),
+        "pairwise_answers": list(pairwise_answers),
+    }
+    with hot_cursor() as cursor:
+        cursor.execute(_SUBMIT_IN_ONE_CALL, params)
+        return cursor.fetchone()

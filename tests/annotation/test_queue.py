@@ -15,6 +15,7 @@ from annotation.models import (
     AnnotatorState,
     Batch,
     BatchItem,
+    GuidelineVersion,
     Item,
     Lease,
     QualificationRule,
@@ -235,6 +236,10 @@ def test_housekeeping_marks_expired_leases(project, annotator):
         ("multi", ["claim", "opinion"], ["claim", "claim"]),
         ("multi", [], "claim"),
         ("multi", ["opinion"], ["fact"]),
+        ("multi", ["claim"], ["claim", 1]),
+        ("pairwise", "tie", "yes"),
+        ("pairwise", "a", ["a"]),
+        ("binary", "no", {"answer": "no"}),
     ],
 )
 def test_answer_is_checked_against_the_schema(project, annotator, task_type, good, bad):
@@ -243,8 +248,55 @@ def test_answer_is_checked_against_the_schema(project, annotator, task_type, goo
     lease = queue.next_item(project=project, annotator=annotator)
     with pytest.raises(DomainError):
         services.annotation_submit(lease=lease, by=annotator, answer=bad)
+    assert not Annotation.objects.exists()  # and the lease is still open, as the next shows
     annotation = services.annotation_submit(lease=lease, by=annotator, answer=good)
     assert annotation.answer == good and annotation.schema_version == schema
+
+
+def test_an_item_that_proposes_a_label_takes_yes_or_no_whatever_the_schema(project, annotator):
+    make_schema(project, "single")
+    items = make_items(project, 1)
+    make_batch(project, items, proposed_labels={items[0].pk: "claim"})
+    lease = queue.next_item(project=project, annotator=annotator)
+    with pytest.raises(DomainError):
+        services.annotation_submit(lease=lease, by=annotator, answer="claim")
+    assert services.annotation_submit(lease=lease, by=annotator, answer="yes").answer == "yes"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.parametrize(("task_type", "answer"), [("binary", "no"), ("multi", ["opinion"])])
+def test_one_call_submit_writes_what_the_checked_path_writes(
+    project, manager, task_type, answer, django_assert_num_queries
+):
+    """dmops_submit (PostgreSQL's one-call submit) and the checked path, on two leases of one
+    item: the same annotation, lease state and count, and the last answer completes it."""
+    schema = make_schema(project, task_type)
+    guideline = GuidelineVersion.objects.create(
+        project=project, number=1, body="# Guide", change_summary="first", created_by=manager
+    )
+    make_batch(project, make_items(project, 1), schema_version=schema, overlap=2)
+    first, second = annotators_on(project, 2)
+    one_call = queue.next_item(project=project, annotator=first)
+    checked = queue.next_item(project=project, annotator=second)
+    now = timezone.now()
+    with django_assert_num_queries(1):  # the one call, not the checked path after it
+        fast = services.annotation_submit(lease=one_call, by=first, answer=answer, seconds_spent=2)
+    slow = services._submit_checked(checked, second, answer, 2, now)
+    fields = ("answer", "schema_version_id", "guideline_version_id", "seconds_spent",
+              "batch_id", "item_id", "batch_item_id")  # fmt: skip
+    stored = {a.annotator_id: a for a in Annotation.objects.all()}
+    for returned in (fast, slow):
+        row = stored[returned.annotator_id]
+        assert {f: getattr(returned, f) for f in fields} == {f: getattr(row, f) for f in fields}
+        assert returned.created_at == row.created_at and returned.pk == row.pk
+    assert stored[first.pk].guideline_version_id == guideline.pk
+    assert {f: getattr(stored[first.pk], f) for f in fields} == {
+        f: getattr(stored[second.pk], f) for f in fields
+    }
+    assert set(Lease.objects.values_list("state", flat=True)) == {Lease.State.SUBMITTED}
+    item = BatchItem.objects.get()
+    assert (item.submitted_count, item.is_complete) == (2, True)
 
 
 def test_cannot_submit_someone_elses_lease(project, annotator, reviewer):
@@ -373,4 +425,3 @@ def test_guarded_insert_refuses_an_item_that_filled_up_after_the_pick(project):
     later = now + timedelta(minutes=1)
     assert queue._insert_lease_if_room(lease.batch_item_id, second.pk, 1, now, later) is None
     assert queue._insert_lease_if_room(lease.batch_item_id, second.pk, 2, now, later) is not None
-
