@@ -171,6 +171,8 @@ class Annotator(threading.Thread):
         # Each server thread opens its database connection on its first request.
         for _ in range(WARM_UP_REQUESTS):
             self.client.call("GET", f"/api/projects/{self.project_id}/")
+        # Which server process serves this annotator is read from this port (queue_bench.py).
+        self.port = self.client.sock.getsockname()[1]
         self.ready.set()
         self.go.wait()
         if self.floor_path:
@@ -223,5 +225,6 @@ def client_process(tokens, project_id, ready, go, stop_at, results, floor_path=N
             "submit_ms": [v for t in threads for v in t.submit_ms],
             "errors": [e for t in threads for e in t.errors],
             "empty": sum(t.empty for t in threads),
+            "next_ms_by_port": {t.port: t.next_ms for t in threads},
         }
     )

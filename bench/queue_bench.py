@@ -23,8 +23,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,6 +43,7 @@ from bench._procstat import (  # noqa: E402  (the repository root is on sys.path
 from bench._queue_http import (  # noqa: E402
     APP_NAME,
     PG_URL,
+    PORT,
     SECRET_KEY,
     Client,
     client_process,
@@ -115,6 +118,34 @@ def backend_pids(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def server_process_of_client_port(web_pids: list[int]) -> dict[int, int]:
+    """The server process holding each client connection, by the client's port. A keep-alive
+    connection stays on the worker that accepted it, so how the clients split over the workers
+    decides the latency tail."""
+    out = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{PORT} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    owners = {}
+    for line in out.splitlines():
+        match = re.search(r":(\d+)\s+users:.*?pid=(\d+),", line)
+        if match and int(match[2]) in web_pids:
+            owners[int(match[1])] = int(match[2])
+    return owners
+
+
+def next_ms_by_worker(collected: list[dict], owners: dict[int, int]) -> list[tuple]:
+    """(clients, next-item latencies) per server process, the one holding most clients first."""
+    by_pid: dict[int, list[list[float]]] = {}
+    for result in collected:
+        for port, values in result["next_ms_by_port"].items():
+            by_pid.setdefault(owners.get(port, 0), []).append(values)
+    groups = sorted(by_pid.values(), key=len, reverse=True)
+    return [(len(g), [v for client in g for v in client]) for g in groups]
+
+
 def run_annotators(
     tokens, project_id, seconds, n_processes, database, server, floor_path=None
 ) -> dict:
@@ -139,6 +170,7 @@ def run_annotators(
     client_pids = [ready.get(timeout=120) for _ in processes]
     # The clock starts after warm-up, so worker boot and first-request imports are not counted.
     web_pids = with_children(server.pid)
+    owners = server_process_of_client_port(web_pids)
     before = {
         "web": cpu_seconds(web_pids),
         "db": cpu_seconds(backend_pids(database)),
@@ -168,6 +200,7 @@ def run_annotators(
         "errors": [e for c in collected for e in c["errors"]],
         "empty": sum(c["empty"] for c in collected),
         "server_peak": peak_rss_mb(web_pids),
+        "next_ms_by_worker": next_ms_by_worker(collected, owners),
     }
 
 
@@ -286,6 +319,9 @@ def main() -> None:
         f"{len(errors)} errors; {run['empty']} empty answers"
     )
     print_latencies("next-item", run["next_ms"])
+    # Each server process's share: its clients wait in proportion to how many it holds.
+    for clients, values in run["next_ms_by_worker"]:
+        print_latencies(f"{clients} clients", values)
     print_latencies("submit", run["submit_ms"])
     per = 1000 / max(done, 1)
     print(
