@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def server_process_of_client_port(web_pids: list[int]) -> dict[int, int]:
     """The server process holding each client connection, by the client's port. A keep-alive
     connection stays on the worker that accepted it, so how the clients split over the workers
     decides the latency tail."""
+    if shutil.which("ss") is None:  # iproute2; without it the latencies are not split
+        return {}
     out = subprocess.run(
         ["ss", "-Htnp", "state", "established", f"( sport = :{PORT} )"],
         capture_output=True,
