@@ -36,10 +36,11 @@ print(json.dumps(sorted(name for name in %r if name in sys.modules)))
 """
 
 
-def test_setup_and_urlconf_do_not_import_the_scientific_stack():
+def run_probe(code: str):
+    """Run ``code`` in a fresh interpreter and return the JSON its last line prints."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dmops.settings", "DEBUG": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE % (HEAVY,)],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -47,7 +48,11 @@ def test_setup_and_urlconf_do_not_import_the_scientific_stack():
         timeout=120,
         check=True,
     )
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_setup_and_urlconf_do_not_import_the_scientific_stack():
+    loaded = run_probe(PROBE % (HEAVY,))
     assert loaded == [], f"django.setup() + URLconf imported {loaded}; import them lazily"
 
 
@@ -61,16 +66,6 @@ print(json.dumps([gc.get_freeze_count(), "annotation.api.labelling" in sys.modul
 def test_the_wsgi_app_loads_every_view_then_freezes_it_out_of_the_collector():
     """A full collection walks every tracked object; with the framework frozen it walks only
     what requests create, so it no longer stalls a server process for tens of milliseconds."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dmops.settings", "DEBUG": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", FREEZE_PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    frozen, views_loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    frozen, views_loaded = run_probe(FREEZE_PROBE)
     assert views_loaded
     assert frozen > 50_000  # Django, DRF and our apps: ~125 000 objects
