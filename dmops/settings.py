@@ -153,6 +153,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DMOPS_MAX_IMPORT_BYTES = env_int("DMOPS_MAX_IMPORT_BYTES", 2 * 1024**3)
 # A local Hugging Face encoder directory for model verification; unset ⇒ the bundled MiniLM.
 DMOPS_ENCODER_DIR = env_str("DMOPS_ENCODER_DIR") or None
+# How long a process trusts what it read of an API token (dmops/authentication.py); 0: never.
+DMOPS_TOKEN_CACHE_SECONDS = env_int("DMOPS_TOKEN_CACHE_SECONDS", 5)
 
 # Production-safe defaults: secure cookies and HSTS whenever DEBUG is off.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)

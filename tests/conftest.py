@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from dmops.authentication import forget_tokens
 from tests.dmops.factories import ProjectFactory, UserFactory
 
 
@@ -21,6 +22,12 @@ def plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_tokens():
+    # A process remembers API tokens for a few seconds; a test starts as a fresh process would.
+    forget_tokens()
 
 
 @pytest.fixture
