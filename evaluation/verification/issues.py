@@ -31,7 +31,8 @@ def find_suspicious_labels(
     """Items whose given label disagrees with the model in a way cleanlab finds unlikely.
 
     Uses ``cleanlab.filter.find_label_issues(..., filter_by="prune_by_noise_rate",
-    return_indices_ranked_by="self_confidence")``: it estimates per-class noise rates from
+    return_indices_ranked_by="self_confidence")`` (multi-label: its
+    ``multilabel_classification.filter`` twin): it estimates per-class noise rates from
     the confident joint and flags that many items, the least self-confident first.
 
     Returns dicts ranked most suspicious first (``rank`` 1 = worst) with ``index``,
@@ -93,8 +94,8 @@ def find_suspicious_labels(
 def _multi_label_issues(
     labels: Any, pred_probs: np.ndarray, top_k: int | None, label_names: Sequence[str] | None
 ) -> list[dict[str, Any]]:
-    from cleanlab.filter import find_label_issues
     from cleanlab.multilabel_classification import get_label_quality_scores
+    from cleanlab.multilabel_classification.filter import find_label_issues
 
     indicator = np.asarray(labels)
     if indicator.shape != pred_probs.shape:
@@ -105,7 +106,6 @@ def _multi_label_issues(
         ranked = find_label_issues(
             as_lists,
             pred_probs,
-            multi_label=True,
             return_indices_ranked_by="self_confidence",
             n_jobs=1,
         )
