@@ -7,11 +7,11 @@ unknown token or an inactive user, with DRF's messages.
 
 An annotator's client authenticates twice per judgement, so each process remembers a token's
 user for ``DMOPS_TOKEN_CACHE_SECONDS`` (default 5; 0 turns it off) instead of asking the
-database every time: that round trip was an eighth of the hot path's CPU. Only who the token
-belongs to is remembered; what they may see (membership, role, pause) is read by every request.
-Deleting a token or saving a user through Django forgets it in the process that did it at
-once; in the other processes, and after a raw SQL change, a deleted token or a deactivated user
-still works there for at most that many seconds.
+database every time: that read was two of a judgement's five round trips (bench/README.md,
+"Queue", session 7). Only who the token belongs to is remembered; what they may see
+(membership, role, pause) is read by every request. Deleting a token or saving a user through
+Django forgets it at once in the process that did it; in the other processes, and after a raw
+SQL change, a deleted token or a deactivated user still works for at most that many seconds.
 """
 
 from __future__ import annotations
