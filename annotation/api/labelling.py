@@ -7,13 +7,13 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import queue
+from annotation.api._hot_json import JSONAnswers, json_response
 from annotation.models import Annotation, Batch, Item, Label, Lease, SchemaVersion
 from annotation.selectors import hot_path
 from annotation.selectors import labelling as selectors
@@ -169,14 +169,6 @@ class BatchCreateSerializer(serializers.Serializer):
     open = serializers.BooleanField(default=False)
 
 
-class JSONAnswers(DefaultContentNegotiation):
-    """The hot path answers JSON whatever the Accept header asks for: negotiating parsed the
-    header on every call only to pick the one renderer there is (or answer 406)."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class NextItem(APIView):
     """Lease the next item to the caller (or renew the lease they hold); 204 when none is left."""
 
@@ -196,7 +188,7 @@ class NextItem(APIView):
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         # Same fields as LeasedItemSerializer (pinned by a test), from what the queue read.
-        return Response(hot_path.leased_item(lease))
+        return json_response(hot_path.leased_item(lease))
 
 
 class ItemAnnotations(APIView):
@@ -247,7 +239,7 @@ class ItemAnnotations(APIView):
             return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
         # Same fields as AnnotationSerializer (pinned by a test), without building one.
         body = hot_path.submitted_annotation(annotation, request.user)
-        return Response(body, status=status.HTTP_201_CREATED)
+        return json_response(body, status=status.HTTP_201_CREATED)
 
 
 class LeaseSkip(APIView):

@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from annotation import queue
+from annotation.api._hot_json import json_response
 from annotation.api.labelling import (
     AnnotationSerializer,
     LeasedItemSerializer,
@@ -182,3 +184,18 @@ def test_the_usual_submit_body_skips_the_serializer():
         "answer": "yes",
         "seconds_spent": 1.25,
     }
+
+
+def test_the_hot_path_writes_json_byte_for_byte_as_drf_would():
+    body = {
+        "lease_id": 7,
+        "expires_at": "2026-12-06T09:41:05.130925Z",
+        "text": 'Ein naïver Satz — 東京 "quoted"\n',
+        "metadata": {"page": "Köln", "before": ["a", "b"], "score": 0.1, "n": 3, "x": None},
+        "seconds_spent": 2.0,
+        "flags": [True, False],
+    }
+    response = json_response(body, status=201)
+    assert response.status_code == 201
+    assert response["Content-Type"] == "application/json"
+    assert response.content == JSONRenderer().render(body)
