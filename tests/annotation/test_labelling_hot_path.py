@@ -3,6 +3,8 @@ the HTTP hot path's query counts are pinned."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -190,7 +192,7 @@ def test_the_hot_path_writes_json_byte_for_byte_as_drf_would():
     body = {
         "lease_id": 7,
         "expires_at": "2026-12-06T09:41:05.130925Z",
-        "text": 'Ein naïver Satz — 東京 "quoted"\n',
+        "text": 'Ein naïver Satz — 東京 "quoted"\n\u2028next\u2029',
         "metadata": {"page": "Köln", "before": ["a", "b"], "score": 0.1, "n": 3, "x": None},
         "seconds_spent": 2.0,
         "flags": [True, False],
@@ -199,3 +201,6 @@ def test_the_hot_path_writes_json_byte_for_byte_as_drf_would():
     assert response.status_code == 201
     assert response["Content-Type"] == "application/json"
     assert response.content == JSONRenderer().render(body)
+    # Floats with an exponent are spelt differently (1e16, 1e+16) and read back the same.
+    numbers = {"big": 1e16, "small": 1.5e-7}
+    assert json.loads(json_response(numbers).content) == json.loads(JSONRenderer().render(numbers))
