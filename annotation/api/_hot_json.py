@@ -22,7 +22,7 @@ def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
     JavaScript), without a DRF Response: the renderer's round through TemplateResponse cost the
     hot path more CPU than writing it. ``body`` holds only JSON types (the hot path formats its
     datetimes), like the jsonb it comes from. The bytes are JSONRenderer's but for the spelling
-    of some floats (orjson writes 1e16 where json writes 1e+16), which parse the same."""
+    of some floats (orjson writes 1.5e-7 where json writes 1.5e-07), which parse the same."""
     data = (
         orjson.dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
     )
