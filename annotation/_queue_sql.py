@@ -69,6 +69,14 @@ LEASE_BY_FUNCTION = """
                               %(revisit)s, %(max_picks)s)
 """
 
+# PostgreSQL runs all of next_item, NEXT_STATE's reads and the renewal or the lease, as one call
+# of this function (migration 0018 holds it, with its own copy of queue._refusal); SQLite runs
+# NEXT_STATE, RENEW and the lease from queue.py.
+NEXT_ITEM_BY_FUNCTION = """
+    SELECT * FROM dmops_next_item(%(project)s, %(user)s, %(now)s, %(members_only)s,
+                                  %(max_picks)s)
+"""
+
 RENEW = f"""
     UPDATE {_LEASE} SET expires_at = %s WHERE id = %s AND state = '{_ACTIVE}' AND expires_at > %s
 """  # noqa: S608

@@ -21,9 +21,11 @@ lease of the item, because each of them was inserted under the same lock and com
 we could take it. If the guard fails (rare: the item filled up in that window) we pick again.
 On PostgreSQL the pick and the guarded insert run inside one call of the PL/pgSQL function
 ``dmops_lease`` (migration 0016): one round trip instead of BEGIN, pick, insert, COMMIT, with
-the same snapshots, since each statement of a volatile function takes a fresh one.
-SQLite (development and tests) runs the two statements: FOR UPDATE is dropped there, and the
-database-wide write lock serialises the guarded inserts, so the count stays exact.
+the same snapshots, since each statement of a volatile function takes a fresh one. And all of
+next_item, from who may work to the lease, is one call of ``dmops_next_item`` (migration
+0018), which calls ``dmops_lease``. SQLite (development and tests) runs the statements from
+Python: FOR UPDATE is dropped there, and the database-wide write lock serialises the guarded
+inserts, so the count stays exact.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Refusal:
     NOT_QUALIFIED = "not_qualified"
 
 
+# dmops_next_item (migration 0018) holds a copy of this rule for PostgreSQL; a test compares
+# the two on every combination of role, pause, rule and qualification.
 def _refusal(paused, qualified_at, must_qualify) -> str | None:
     if paused:
         return Refusal.PAUSED
@@ -182,6 +186,8 @@ def next_item(
     PermissionDenied when ``annotator`` is not a member of it, checked in the same query (the
     API's next-item has nothing else to check)."""
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return _next_item_by_function(project.pk, annotator, now, members_only=members_only)
     state = _next_state(project.pk, annotator, now)
     if members_only and state is None:
         raise Project.DoesNotExist(f"No project {project.pk}.")
@@ -211,6 +217,30 @@ def next_item(
             if lease is not None:
                 return lease
     return None
+
+
+def _next_item_by_function(
+    project_id: int, annotator, now: datetime, *, members_only: bool
+) -> Lease | None:
+    """PostgreSQL: next_item as one call of ``dmops_next_item`` (migration 0018), which returns
+    an outcome and, for a current or new lease, a row laid out as sql.CURRENT_LEASE's."""
+    params = {
+        "project": project_id,
+        "user": annotator.pk,
+        "now": now,
+        "members_only": members_only,
+        "max_picks": MAX_PICKS,
+    }
+    with hot_cursor() as cursor:
+        cursor.execute(sql.NEXT_ITEM_BY_FUNCTION, params)
+        outcome, *lease_row = cursor.fetchone()
+    if outcome == "no_project" and members_only:
+        raise Project.DoesNotExist(f"No project {project_id}.")
+    if outcome == "not_member":
+        raise PermissionDenied(NOT_A_MEMBER)
+    if outcome in ("current", "leased"):
+        return _current_lease_from_row(lease_row, annotator)
+    return None  # no_project, paused, not_qualified or empty
 
 
 def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, revisit: bool):
