@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench._granian import granian_command
+from bench._procstat import with_children
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432")
@@ -62,16 +65,37 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         stderr=log,
         start_new_session=True,  # its own process group, so stop_server can end all of it
     )
-    for _ in range(150):
-        try:
-            if Client({}).call("GET", "/accounts/login/")[0] == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)  # polling a starting process: nothing to wait on instead
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if _serving_workers(server) >= workers:
+            return server
+        time.sleep(0.1)  # polling a starting process: nothing to wait on instead
     server.kill()
     log.seek(0)
     raise SystemExit("granian did not start: " + log.read().decode()[-2000:])
+
+
+def _serving_workers(server: subprocess.Popen) -> int:
+    """How many of the server's worker processes answered a burst of fresh connections.
+
+    granian starts its workers one after the other, and a worker accepts connections only once
+    it has loaded the app. Clients that connect while the last worker is still loading all land
+    on the others, and a keep-alive connection stays where it landed: one run here put all 32 on
+    one worker (and ran at one core). So the bench starts its clients only once every worker has
+    served a connection. Without ``ss`` that cannot be seen: one answer has to do."""
+    probes = [Client({}) for _ in range(8)]
+    try:
+        if any(probe.call("GET", "/accounts/login/")[0] != 200 for probe in probes):
+            return 0
+        if shutil.which("ss") is None:
+            return sys.maxsize
+        owners = server_process_of_client_port(with_children(server.pid))
+        return len({owners.get(probe.sock.getsockname()[1]) for probe in probes} - {None})
+    except OSError:
+        return 0
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -83,6 +107,26 @@ def stop_server(server: subprocess.Popen) -> None:
     # A master once outlived its workers here; nothing of the server may survive the bench.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
+
+
+def server_process_of_client_port(web_pids: list[int]) -> dict[int, int]:
+    """The server process holding each client connection, by the client's port. A keep-alive
+    connection stays on the worker that accepted it, so how the clients split over the workers
+    decides the latency tail."""
+    if shutil.which("ss") is None:  # iproute2; without it the latencies are not split
+        return {}
+    out = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{PORT} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    owners = {}
+    for line in out.splitlines():
+        match = re.search(r":(\d+)\s+users:.*?pid=(\d+),", line)
+        if match and int(match[2]) in web_pids:
+            owners[int(match[1])] = int(match[2])
+    return owners
 
 
 class Client:

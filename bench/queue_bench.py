@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import re
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,10 +41,10 @@ from bench._procstat import (  # noqa: E402  (the repository root is on sys.path
 from bench._queue_http import (  # noqa: E402
     APP_NAME,
     PG_URL,
-    PORT,
     SECRET_KEY,
     Client,
     client_process,
+    server_process_of_client_port,
     start_server,
     stop_server,
 )
@@ -117,26 +114,6 @@ def backend_pids(database: str) -> list[int]:
             [database, APP_NAME],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def server_process_of_client_port(web_pids: list[int]) -> dict[int, int]:
-    """The server process holding each client connection, by the client's port. A keep-alive
-    connection stays on the worker that accepted it, so how the clients split over the workers
-    decides the latency tail."""
-    if shutil.which("ss") is None:  # iproute2; without it the latencies are not split
-        return {}
-    out = subprocess.run(
-        ["ss", "-Htnp", "state", "established", f"( sport = :{PORT} )"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    owners = {}
-    for line in out.splitlines():
-        match = re.search(r":(\d+)\s+users:.*?pid=(\d+),", line)
-        if match and int(match[2]) in web_pids:
-            owners[int(match[1])] = int(match[2])
-    return owners
 
 
 def next_ms_by_worker(collected: list[dict], owners: dict[int, int]) -> list[tuple]:
