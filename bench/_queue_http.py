@@ -87,10 +87,11 @@ def _serving_workers(server: subprocess.Popen) -> int:
     try:
         if any(probe.call("GET", "/accounts/login/")[0] != 200 for probe in probes):
             return 0
-        if shutil.which("ss") is None:
+        ports = [probe.sock.getsockname()[1] for probe in probes if probe.sock is not None]
+        if shutil.which("ss") is None or not ports:  # or the server does not keep connections
             return sys.maxsize
         owners = server_process_of_client_port(with_children(server.pid))
-        return len({owners.get(probe.sock.getsockname()[1]) for probe in probes} - {None})
+        return len({owners.get(port) for port in ports} - {None})
     except OSError:
         return 0
     finally:
@@ -216,7 +217,7 @@ class Annotator(threading.Thread):
         for _ in range(WARM_UP_REQUESTS):
             self.client.call("GET", f"/api/projects/{self.project_id}/")
         # Which server process serves this annotator is read from this port (queue_bench.py).
-        self.port = self.client.sock.getsockname()[1]
+        self.port = self.client.sock.getsockname()[1] if self.client.sock else None
         self.ready.set()
         self.go.wait()
         if self.floor_path:
