@@ -53,6 +53,10 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         env=env,
         check=True,
     )
+    # granian binds with SO_REUSEPORT: a server left over from an earlier run would share the
+    # port without an error and take its share of the clients.
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), timeout=1):
+        raise SystemExit(f"port {PORT} is in use (a server left running?); set BENCH_PORT")
     command = granian_command(port=PORT, workers=workers, threads=threads)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
@@ -65,14 +69,17 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         stderr=log,
         start_new_session=True,  # its own process group, so stop_server can end all of it
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if _serving_workers(server) >= workers:
-            return server
-        time.sleep(0.1)  # polling a starting process: nothing to wait on instead
-    server.kill()
-    log.seek(0)
-    raise SystemExit("granian did not start: " + log.read().decode()[-2000:])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if _serving_workers(server) >= workers:
+                return server
+            time.sleep(0.1)  # polling a starting process: nothing to wait on instead
+        log.seek(0)
+        raise SystemExit("granian did not start: " + log.read().decode()[-2000:])
+    except BaseException:
+        stop_server(server)
+        raise
 
 
 def _serving_workers(server: subprocess.Popen) -> int:
