@@ -48,6 +48,13 @@ NOT_A_MEMBER = "You are not a member of this project."
 # A pick whose guarded insert fails is retried; each retry sees the item that filled up.
 MAX_PICKS = 20
 
+# pg_advisory_xact_lock(class, user id) on PostgreSQL: next_item holds it shared for its whole
+# transaction (dmops_next_item, migration 0018, which has this number written in) and a pause
+# exclusively (services.team.annotator_pause). A next_item that started before the pause has
+# committed its lease when the pause reads the leases to release; one that starts during it
+# reads the pause. Without it, a lease handed out at the instant of a pause outlived it.
+PAUSE_LOCK_CLASS = 0x5041_5553  # "PAUS"
+
 
 def live_leases(now: datetime) -> QuerySet[Lease]:
     """Leases that count toward an item's overlap at ``now``."""

@@ -5,6 +5,9 @@ renewed that lease or called ``dmops_lease``: two round trips per item, and each
 process more CPU than PostgreSQL spends on its part. ``dmops_next_item`` does the same reads and
 writes in one call, in the same order, and calls ``dmops_lease`` (migration 0016) for the pick.
 
+It also takes the pause lock (``queue.PAUSE_LOCK_CLASS``) before it reads anything, so a
+pause and a lease handed out at the same instant are ordered.
+
 It decides the refusals, so it holds a copy of the rule in ``queue._refusal``: paused, or an
 annotator who has not qualified in a project with a qualification rule. SQLite runs the Python
 (annotation/_queue_sql.py NEXT_STATE and queue.py); a test runs every combination of role,
@@ -30,6 +33,10 @@ DECLARE
     ob record;
     leased record;
 BEGIN
+    -- Shared with every other next_item of this user, exclusive with a pause of them
+    -- (queue.PAUSE_LOCK_CLASS): the pause waits for this transaction's lease, or this reads
+    -- the pause. Each statement after it takes a fresh snapshot (VOLATILE, READ COMMITTED).
+    PERFORM pg_advisory_xact_lock_shared(1346458963, p_user);
     SELECT m.role, s.paused, s.qualified_at,
            EXISTS (SELECT 1 FROM annotation_qualificationrule r WHERE r.project_id = p.id)
                AS has_rule

@@ -12,9 +12,10 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation import queue
 from annotation.models import AnnotatorState, BatchItem, Invitation, Lease
 from dmops import services as dmops_services
 from dmops.errors import DomainError
@@ -167,6 +168,13 @@ def annotator_pause(*, project: Project, by, user, paused: bool = True) -> Annot
     _require_manager(project, by, "pause annotators")
     if not Membership.objects.filter(project=project, user=user).exists():
         raise DomainError(f"{user} is not a member of this project.")
+    if paused and connection.vendor == "postgresql":
+        # Waits for a lease being handed out to them now, and holds back the next ones until
+        # this commits (queue.PAUSE_LOCK_CLASS).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [queue.PAUSE_LOCK_CLASS, user.pk]
+            )
     state, _ = AnnotatorState.objects.update_or_create(
         project=project, user=user, defaults={"paused": paused}
     )
@@ -177,9 +185,9 @@ def annotator_pause(*, project: Project, by, user, paused: bool = True) -> Annot
 
 def _leases_release_all(project: Project, user) -> int:
     """Release ``user``'s active leases in ``project``. Locks batch items first, then leases,
-    the order the queue and the labelling services use, so this never deadlocks with them. A
-    lease the queue hands out concurrently with the pause (before it commits) is not seen; it
-    is never served to the paused annotator again and simply expires."""
+    the order the queue and the labelling services use, so this never deadlocks with them. On
+    PostgreSQL the caller holds the pause lock, so a lease handed out concurrently has been
+    committed and is released too; on SQLite it may be missed, and then simply expires."""
     open_leases = Lease.objects.filter(
         annotator=user, state=Lease.State.ACTIVE, batch_item__batch__project=project
     )
