@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -22,6 +23,20 @@ GOAL_FIELDS = (
     "goal_success_metric",
     "goal_deadline",
 )
+
+
+# What other apps do, in the same transaction, when someone leaves a project (the labelling
+# queue releases the items they hold). Registered from AppConfig.ready(), as gate checks and
+# demo seeders are: dmops cannot import the apps built on it.
+_MEMBER_REMOVED_HOOKS: list[Callable[[Project, object], None]] = []
+
+
+def register_member_removed_hook(
+    fn: Callable[[Project, object], None],
+) -> Callable[[Project, object], None]:
+    if fn not in _MEMBER_REMOVED_HOOKS:
+        _MEMBER_REMOVED_HOOKS.append(fn)
+    return fn
 
 
 def _require_manager(project: Project, user, action: str) -> None:
@@ -77,7 +92,8 @@ def member_add(*, project: Project, by, username: str, role: str) -> Membership:
 
 @transaction.atomic
 def member_remove(*, project: Project, by, user) -> None:
-    """Remove a member. Managers only; the last manager cannot be removed."""
+    """Remove a member. Managers only; the last manager cannot be removed. What they hold in
+    the project's other apps goes with them (register_member_removed_hook)."""
     _require_manager(project, by, "remove members")
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:
@@ -87,6 +103,8 @@ def member_remove(*, project: Project, by, user) -> None:
         if managers.count() == 1:
             raise DomainError("A project must keep at least one manager.")
     membership.delete()
+    for hook in _MEMBER_REMOVED_HOOKS:
+        hook(project, user)
 
 
 def _locked_step(project: Project, key: int) -> StepState:

@@ -168,19 +168,31 @@ def annotator_pause(*, project: Project, by, user, paused: bool = True) -> Annot
     _require_manager(project, by, "pause annotators")
     if not Membership.objects.filter(project=project, user=user).exists():
         raise DomainError(f"{user} is not a member of this project.")
-    if paused and connection.vendor == "postgresql":
-        # Waits for a lease being handed out to them now, and holds back the next ones until
-        # this commits (queue.PAUSE_LOCK_CLASS).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [queue.PAUSE_LOCK_CLASS, user.pk]
-            )
+    if paused:
+        _hold_back_next_item(user)
     state, _ = AnnotatorState.objects.update_or_create(
         project=project, user=user, defaults={"paused": paused}
     )
     if paused:
         _leases_release_all(project, user)
     return state
+
+
+def member_leases_release(project: Project, user) -> None:
+    """Someone left the project (``dmops.services.member_remove``, which calls this in its
+    transaction): the items they hold go back to the pool at once instead of at expiry."""
+    _hold_back_next_item(user)
+    _leases_release_all(project, user)
+
+
+def _hold_back_next_item(user) -> None:
+    """PostgreSQL: wait for a lease being handed out to ``user`` now, and hold back the next
+    ones until the caller's transaction commits (queue.PAUSE_LOCK_CLASS)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [queue.PAUSE_LOCK_CLASS, user.pk]
+            )
 
 
 def _leases_release_all(project: Project, user) -> int:

@@ -17,6 +17,7 @@ from annotation.models import (
 from annotation.selectors import team as selectors
 from annotation.services import labelling
 from annotation.services import team as services
+from dmops import services as dmops_services
 from dmops.errors import DomainError
 from dmops.models import Membership
 from tests.annotation.builders import annotators_on, make_batch, make_items
@@ -204,6 +205,23 @@ def test_a_released_lease_cannot_be_submitted(project, manager, annotator):
     services.annotator_pause(project=project, by=manager, user=annotator)
     with pytest.raises(labelling.LeaseClosed):
         labelling.annotation_submit(lease=held, by=annotator, answer="yes")
+
+
+def test_removing_a_member_puts_the_items_they_hold_back_in_the_pool(project, manager):
+    make_batch(project, make_items(project, 1), overlap=1)
+    leaver, other = annotators_on(project, 2)
+    elsewhere = ProjectFactory(manager=manager, annotators=[leaver], name="Other")
+    make_batch(elsewhere, make_items(elsewhere, 1, prefix="Other"))
+    held = queue.next_item(project=project, annotator=leaver)
+    there = queue.next_item(project=elsewhere, annotator=leaver)
+    assert queue.next_item(project=project, annotator=other) is None  # the one slot is held
+
+    dmops_services.member_remove(project=project, by=manager, user=leaver)
+
+    assert Lease.objects.get(pk=held.pk).state == Lease.State.RELEASED
+    assert Lease.objects.get(pk=there.pk).state == Lease.State.ACTIVE  # another project's
+    given = queue.next_item(project=project, annotator=other)
+    assert given is not None and given.batch_item_id == held.batch_item_id
 
 
 def test_pausing_a_non_member_is_refused(project, manager, outsider):
