@@ -49,10 +49,11 @@ NOT_A_MEMBER = "You are not a member of this project."
 MAX_PICKS = 20
 
 # pg_advisory_xact_lock(class, user id) on PostgreSQL: next_item holds it shared for its whole
-# transaction (dmops_next_item, migration 0018, which has this number written in) and a pause
-# exclusively (services.team.annotator_pause). A next_item that started before the pause has
-# committed its lease when the pause reads the leases to release; one that starts during it
-# reads the pause. Without it, a lease handed out at the instant of a pause outlived it.
+# transaction (dmops_next_item, migration 0018, which has this number written in), and a pause
+# or a removal from the project exclusively (services.team). A next_item that started before
+# the pause has committed its lease when the pause reads the leases to release; one that starts
+# during it reads the pause. Without it, a lease handed out at the instant of a pause outlived
+# it.
 PAUSE_LOCK_CLASS = 0x5041_5553  # "PAUS"
 
 

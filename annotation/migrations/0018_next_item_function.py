@@ -33,9 +33,9 @@ DECLARE
     ob record;
     leased record;
 BEGIN
-    -- Shared with every other next_item of this user, exclusive with a pause of them
-    -- (queue.PAUSE_LOCK_CLASS): the pause waits for this transaction's lease, or this reads
-    -- the pause. Each statement after it takes a fresh snapshot (VOLATILE, READ COMMITTED).
+    -- Shared with every other next_item of this user, exclusive with a pause or removal of
+    -- them (queue.PAUSE_LOCK_CLASS): that waits for this transaction's lease, or this reads
+    -- it. Each statement after it takes a fresh snapshot (VOLATILE, READ COMMITTED).
     PERFORM pg_advisory_xact_lock_shared(1346458963, p_user);
     SELECT m.role, s.paused, s.qualified_at,
            EXISTS (SELECT 1 FROM annotation_qualificationrule r WHERE r.project_id = p.id)
