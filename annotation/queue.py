@@ -131,7 +131,9 @@ def _screen(lease: Lease, row, batch: Batch) -> Lease:
     return lease
 
 
-def _current_lease_from_row(row, annotator) -> Lease | None:
+def _lease_from_row(row, annotator) -> Lease | None:
+    """The lease with its screen from a row laid out as sql.CURRENT_LEASE's (the current lease,
+    or on PostgreSQL a new one from dmops_next_item); None for a row of NULLs."""
     (lease_id, returnable, created_at, expires_at, ttl, batch_item_id, item_id, proposed_label,
      text, metadata, batch_id, name, kind, schema_version_id) = row  # fmt: skip
     if lease_id is None:
@@ -203,7 +205,7 @@ def next_item(
         raise PermissionDenied(NOT_A_MEMBER)
     if state is None or state.refusal is not None:
         return None
-    lease = _current_lease_from_row(state.current_lease, annotator)
+    lease = _lease_from_row(state.current_lease, annotator)
     if lease is not None:
         # Renewed only while still live: once expired, its slot may be someone else's.
         lease.expires_at = now + timedelta(seconds=lease.batch_item.batch.lease_ttl)
@@ -247,7 +249,7 @@ def _next_item_by_function(
     if outcome == "not_member":
         raise PermissionDenied(NOT_A_MEMBER)
     if outcome in ("current", "leased"):
-        return _current_lease_from_row(lease_row, annotator)
+        return _lease_from_row(lease_row, annotator)
     return None  # no_project, paused, not_qualified or empty
 
 
