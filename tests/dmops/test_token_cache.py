@@ -141,3 +141,40 @@ def test_a_process_remembers_a_bounded_number_of_tokens(manager, reviewer, annot
         assert _client(key).get(reverse("api_projects")).status_code == 200
         assert len(authentication._remembered) <= 2
     assert keys[-1] in authentication._remembered
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token",
+        "Token a b",
+        "token {key}",
+        "Bearer {key}",
+        "",
+        "Token \xff",
+        "Token 0000000000000000000000000000000000000000",
+    ],
+)
+def test_the_authorization_header_is_read_as_drf_reads_it(annotator, header, settings):
+    # dmops reads the header from META instead of request.headers; every answer (which user,
+    # or which 401 message, or anonymous) must stay DRF's own.
+    from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    settings.DMOPS_TOKEN_CACHE_SECONDS = 0
+    key = Token.objects.create(user=annotator).key
+    value = header.format(key=key)
+
+    def outcome(auth_class) -> object:
+        request = Request(APIRequestFactory().get("/", HTTP_AUTHORIZATION=value))
+        try:
+            found = auth_class().authenticate(request)
+        except AuthenticationFailed as exc:
+            return str(exc.detail)
+        return None if found is None else found[0].pk
+
+    assert outcome(authentication.TokenAuthentication) == outcome(DrfTokenAuthentication)
+    if header == "token {key}":
+        assert outcome(authentication.TokenAuthentication) == annotator.pk

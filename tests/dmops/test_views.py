@@ -154,6 +154,22 @@ def test_any_user_can_create_a_project_and_becomes_its_manager(client, outsider)
     assert Project.objects.get(name="Mine").is_manager(outsider)
 
 
+def test_a_flash_message_shows_once_on_the_page_after_the_redirect(client, outsider):
+    # The message storage is made on first use (dmops.middleware.LazyMessageMiddleware).
+    login(client, outsider)
+    response = client.post(reverse("project_create"), {"name": "Flash"}, follow=True)
+    assert "Project “Flash” created. Start with step 1." in response.content.decode()
+    again = client.get(response.redirect_chain[-1][0])
+    assert "created. Start with step 1." not in again.content.decode()
+
+
+def test_a_page_that_shows_no_message_leaves_a_pending_one_for_the_next(client, outsider):
+    login(client, outsider)
+    client.post(reverse("project_create"), {"name": "Later"})
+    client.get(reverse("api_projects"))  # uses no messages: must not consume or drop them
+    assert "Project “Later” created." in client.get(reverse("dashboard")).content.decode()
+
+
 def test_login_logout_and_password_change(client, annotator):
     assert (
         client.post(
