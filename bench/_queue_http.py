@@ -205,9 +205,18 @@ class Annotator(threading.Thread):
     """One simulated annotator: warms up, waits for the start, labels until the stop time."""
 
     def __init__(
-        self, token: str, project_id: int, go: threading.Event, stop_at, floor_path: str | None
+        self,
+        token: str,
+        project_id: int,
+        go: threading.Event,
+        stop_at,
+        floor_path: str | None,
+        pace: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(daemon=True)
+        # (seconds between the starts of two judgements, this annotator's offset): an open
+        # loop at a fixed offered load instead of asking again as soon as an answer is back.
+        self.pace = pace
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.client = Client(headers)
         self.project_id, self.go, self.stop_at = project_id, go, stop_at
@@ -234,8 +243,19 @@ class Annotator(threading.Thread):
                 self.next_ms.append((time.perf_counter() - started) * 1000)
             return
         next_path = f"/api/projects/{self.project_id}/next-item/"
+        scheduled = time.perf_counter() + (self.pace[1] if self.pace else 0.0)
         while time.monotonic() < self.stop_at.value:
-            started = time.perf_counter()
+            if self.pace:
+                # Paced: wait for this judgement's turn, and count from the turn, not from when
+                # the request went out, so a server that falls behind is not let off the time
+                # its clients spent waiting to ask (no coordinated omission).
+                if (ahead := scheduled - time.perf_counter()) > 0:
+                    time.sleep(ahead)
+                if time.monotonic() >= self.stop_at.value:
+                    break
+                started, scheduled = scheduled, scheduled + self.pace[0]
+            else:
+                started = time.perf_counter()
             status, body = self.client.call("GET", next_path)
             self.next_ms.append((time.perf_counter() - started) * 1000)
             if status == 204:
@@ -258,10 +278,17 @@ class Annotator(threading.Thread):
         self.client.close()
 
 
-def client_process(tokens, project_id, ready, go, stop_at, results, floor_path=None) -> None:
-    """Runs in its own process, so the clients' Python does not share one GIL."""
+def client_process(
+    tokens, project_id, ready, go, stop_at, results, floor_path=None, paces=None
+) -> None:
+    """Runs in its own process, so the clients' Python does not share one GIL. ``paces``: one
+    (interval, offset) per token for a paced run."""
     start = threading.Event()
-    threads = [Annotator(t, project_id, start, stop_at, floor_path) for t in tokens]
+    paces = paces or [None] * len(tokens)
+    threads = [
+        Annotator(t, project_id, start, stop_at, floor_path, pace)
+        for t, pace in zip(tokens, paces, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/queue_bench.py [--items 1000000] [--annotators 32] [--seconds 60]
         [--workers 2] [--threads 2] [--client-processes 4] [--database dmops_bench] [--fresh]
+        [--paced-rate 300]
 
 Needs PostgreSQL at PG_URL (default postgres://postgres@127.0.0.1:5432). It creates the
 database if missing and migrates it. A project seeded by an earlier run with the same number
@@ -16,6 +17,12 @@ with SQL, and a table (workload, N, time, rate, peak memory). If the workbench p
 also times one annotator reloading it with a session cookie. Last, the same clients ask for a
 page that does not exist for ``--floor-seconds``: Django's request cycle without the app, the
 floor under what any endpoint of this stack can do on the machine.
+
+``--paced-rate R`` adds a run at a fixed offered load after the workbench: the same annotators
+start R judgements per second between them, each on its own schedule, and next-item's latency
+is counted from the scheduled start (what an annotator who clicks on time waits), where the
+main run's closed loop asks again the instant an answer is back and so measures the server at
+saturation.
 """
 
 from __future__ import annotations
@@ -127,8 +134,11 @@ def next_ms_by_worker(collected: list[dict], owners: dict[int, int]) -> list[tup
 
 
 def run_annotators(
-    tokens, project_id, seconds, n_processes, database, server, floor_path=None
+    tokens, project_id, seconds, n_processes, database, server, floor_path=None, rate=0.0
 ) -> dict:
+    """``rate`` > 0: the annotators together start ``rate`` judgements per second, evenly
+    spread (each every len(tokens) / rate seconds, offset from the others); 0: each asks again
+    as soon as its answer is back."""
     from django.db import connections
 
     connections.close_all()  # the forked clients must not share the parent's connection
@@ -136,14 +146,24 @@ def run_annotators(
     ready, results = context.Queue(), context.Queue()
     go = context.Event()
     stop_at = context.Value("d", float("inf"))
-    shares = [tokens[i::n_processes] for i in range(n_processes)]
+    interval = len(tokens) / rate if rate else 0.0
+    paces = [(interval, k * interval / len(tokens)) if rate else None for k in range(len(tokens))]
     processes = [
         context.Process(
             target=client_process,
-            args=(share, project_id, ready, go, stop_at, results, floor_path),
+            args=(
+                tokens[i::n_processes],
+                project_id,
+                ready,
+                go,
+                stop_at,
+                results,
+                floor_path,
+                paces[i::n_processes],
+            ),
         )
-        for share in shares
-        if share
+        for i in range(n_processes)
+        if tokens[i::n_processes]
     ]
     for process in processes:
         process.start()
@@ -251,6 +271,13 @@ def main() -> None:
     parser.add_argument("--database", default=os.environ.get("BENCH_DB", "dmops_bench"))
     parser.add_argument("--fresh", action="store_true", help="seed a new project")
     parser.add_argument("--floor-seconds", type=float, default=10, help="the 404 floor run")
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=0,
+        help="then label for --seconds more at this offered load (annotations/s), each "
+        "annotator on a fixed schedule; 0 skips it",
+    )
     args = parser.parse_args()
 
     ensure_database(args.database)
@@ -277,6 +304,10 @@ def main() -> None:
         )
         load_after = os.getloadavg()
         workbench = workbench_latencies(project.pk, with_children(server.pid))
+        paced = args.paced_rate and run_annotators(
+            tokens, project.pk, args.seconds, args.client_processes, args.database, server,
+            rate=args.paced_rate,
+        )  # fmt: skip
         # The same clients, only asking for a page that does not exist: what Django's request
         # cycle (middleware, URL resolution, a 404) costs on this machine, without the app.
         floor = args.floor_seconds and run_annotators(
@@ -321,6 +352,23 @@ def main() -> None:
         print_latencies("workbench", workbench_ms)
         print(f"workbench: web CPU {workbench[1]:.1f} ms per page")
 
+    if paced:
+        paced_done = len(paced["submit_ms"]) - sum(e.startswith("submit") for e in paced["errors"])
+        print(
+            f"\npaced at {args.paced_rate:,.0f} annotations/s offered (each annotator starts a "
+            f"judgement every {args.annotators / args.paced_rate * 1000:.0f} ms; latency counted "
+            f"from that start): {paced_done / paced['elapsed']:,.1f} annotations/s served; "
+            f"{len(paced['errors'])} errors"
+        )
+        print_latencies("next-item", paced["next_ms"])
+        print_latencies("submit", paced["submit_ms"])
+        paced_per = 1000 / max(paced_done, 1)
+        print(
+            "CPU per annotation (ms): "
+            + ", ".join(f"{k} {paced['cpu'][k] * paced_per:.2f}" for k in ("web", "db", "clients"))
+        )
+        errors = errors + paced["errors"]
+
     if floor:
         floor_n, floor_cpu = len(floor["next_ms"]), floor["cpu"]
         print(
@@ -360,6 +408,16 @@ def main() -> None:
             run["server_peak"],
         )
     )
+    if paced:
+        rows.append(
+            (
+                f"label over HTTP, paced at {args.paced_rate:,.0f}/s",
+                paced_done,
+                paced["elapsed"],
+                "annotations/s",
+                run["server_peak"],
+            )
+        )
     if floor:
         rows.append(
             ("request floor: 404 over HTTP", floor_n, floor["elapsed"], "requests/s", floor_peak)
