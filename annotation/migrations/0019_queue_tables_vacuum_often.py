@@ -3,8 +3,8 @@
 Every judgement leaves dead row versions in ``annotation_batchitem`` (the counter) and
 ``annotation_lease`` (the state), and an item that fills up leaves a dead entry at the head of
 the ``batchitem_queue`` index, which every pick then walks past. PostgreSQL's default waits for
-20 % of a table to be dead before it vacuums (260 000 rows for a million-item batch), so
-between vacuums the walk grows with every item labelled. Under load on the bench project, a
+20 % of a table to be dead before it vacuums (about 220 000 rows for the bench's 1.1 million
+batch items), so between vacuums the walk grows with every item labelled. Under load on the bench project, a
 pick read 720 buffers after four minutes and the queue served 1 237–1 380 judgements/s; one
 ``VACUUM`` of the two tables (under a second) brought it back to 20 buffers and 1 811–1 993/s
 (bench/README.md, "Queue", session 9). With these settings autovacuum keeps up by itself.
