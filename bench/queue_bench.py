@@ -250,6 +250,11 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def annotations_done(run: dict) -> int:
+    """Submits that were answered 201: every timed submit but the failed ones."""
+    return len(run["submit_ms"]) - sum(e.startswith("submit") for e in run["errors"])
+
+
 def print_latencies(name: str, values: list[float]) -> None:
     print(
         f"{name:>10}: p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms"
@@ -319,7 +324,7 @@ def main() -> None:
         stop_server(server)
 
     errors, elapsed, cpu = run["errors"], run["elapsed"], run["cpu"]
-    done = len(run["submit_ms"]) - sum(e.startswith("submit") for e in errors)
+    done = annotations_done(run)
     print(
         f"\ngranian --interface wsgi --workers {args.workers} --blocking-threads {args.threads}, "
         f"DB_POOL_MAX_SIZE={args.pool}; "
@@ -353,7 +358,7 @@ def main() -> None:
         print(f"workbench: web CPU {workbench[1]:.1f} ms per page")
 
     if paced:
-        paced_done = len(paced["submit_ms"]) - sum(e.startswith("submit") for e in paced["errors"])
+        paced_done = annotations_done(paced)
         print(
             f"\npaced at {args.paced_rate:,.0f} annotations/s offered (each annotator starts a "
             f"judgement every {args.annotators / args.paced_rate * 1000:.0f} ms; latency counted "
