@@ -44,7 +44,8 @@ CURRENT_LEASE = f"""
 
 
 # The annotator's own leases that keep an item from them: all of them for a first visit;
-# on a revisit, all but requeue_me_later skips.
+# on a revisit, all but requeue_me_later skips. PICK and INSERT_LEASE are what SQLite runs;
+# PostgreSQL runs its own copy of the two in dmops_lease (migration 0016). Change both together.
 PICK = f"""
     SELECT bi.id, bi.item_id, bi.proposed_label, i.text, i.metadata
     FROM {_ITEM} bi JOIN {_ITEM_TABLE} i ON i.id = bi.item_id
@@ -61,13 +62,6 @@ PICK = f"""
     LIMIT 1
 """  # noqa: S608
 
-
-# PostgreSQL leases with one call of this function (migration 0016 holds it), which runs PICK
-# and INSERT_LEASE as written here; SQLite runs the two statements. Change both together.
-LEASE_BY_FUNCTION = """
-    SELECT * FROM dmops_lease(%(batch)s, %(user)s, %(overlap)s, %(now)s, %(expires_at)s,
-                              %(revisit)s, %(max_picks)s)
-"""
 
 # PostgreSQL runs all of next_item, NEXT_STATE's reads and the renewal or the lease, as one call
 # of this function (migration 0018 holds it, with its own copy of queue._refusal); SQLite runs

@@ -198,9 +198,21 @@ def next_item(
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         return _next_item_by_function(project.pk, annotator, now, members_only=members_only)
-    state = _next_state(project.pk, annotator, now)
+    # SQLite begins every transaction IMMEDIATE (settings.py), so reading who may work and
+    # leasing are one write-locked step: a pause (a transaction of its own) comes before it
+    # and is read, or waits for it and releases what it leased.
+    with transaction.atomic():
+        return _next_item_by_statements(project.pk, annotator, now, members_only=members_only)
+
+
+def _next_item_by_statements(
+    project_id: int, annotator, now: datetime, *, members_only: bool
+) -> Lease | None:
+    """Elsewhere than PostgreSQL: next_item as statements run from Python, in the caller's
+    transaction."""
+    state = _next_state(project_id, annotator, now)
     if members_only and state is None:
-        raise Project.DoesNotExist(f"No project {project.pk}.")
+        raise Project.DoesNotExist(f"No project {project_id}.")
     if members_only and state.role is None:
         raise PermissionDenied(NOT_A_MEMBER)
     if state is None or state.refusal is not None:
@@ -270,66 +282,34 @@ def pick_sql(*, batch_id: int, annotator_id: int, overlap: int, now: datetime, r
 
 
 def _lease_in_batch(batch: OpenBatch, annotator, now: datetime, *, revisit: bool) -> Lease | None:
+    """Elsewhere than PostgreSQL (where ``dmops_lease`` does this inside ``dmops_next_item``):
+    the pick and the guarded insert as statements, in the caller's transaction."""
     expires_at = now + timedelta(seconds=batch.lease_ttl)
-    if connection.vendor == "postgresql":
-        row = _lease_by_function(batch, annotator.pk, now, expires_at, revisit=revisit)
-    else:
-        row = _lease_by_statements(batch, annotator.pk, now, expires_at, revisit=revisit)
-    if row is None:
-        return None
-    lease = Lease(
-        pk=row[0],
-        batch_item_id=row[1],
-        annotator=annotator,
-        state=Lease.State.ACTIVE,
-        returnable=False,
-        created_at=now,
-        expires_at=expires_at,
-    )
-    return _screen(lease, row[1:], _loaded(Batch, **batch._asdict()))
-
-
-def _lease_by_function(
-    batch: OpenBatch, annotator_id: int, now: datetime, expires_at: datetime, *, revisit: bool
-) -> tuple | None:
-    """PostgreSQL: the pick and the guarded insert in one call of ``dmops_lease`` (migration
-    0016 holds it and says why), its own transaction unless the caller is in one."""
-    params = {
-        "batch": batch.id,
-        "user": annotator_id,
-        "overlap": batch.overlap,
-        "now": now,
-        "expires_at": expires_at,
-        "revisit": revisit,
-        "max_picks": MAX_PICKS,
-    }
-    with hot_cursor() as cursor:
-        cursor.execute(sql.LEASE_BY_FUNCTION, params)
-        return cursor.fetchone()
-
-
-def _lease_by_statements(
-    batch: OpenBatch, annotator_id: int, now: datetime, expires_at: datetime, *, revisit: bool
-) -> tuple | None:
-    """Elsewhere: the same pick and guarded insert as statements, in one transaction. Returns
-    (lease id, then sql.SCREEN_COLUMNS' item part) or None."""
     statement, params = pick_sql(
         batch_id=batch.id,
-        annotator_id=annotator_id,
+        annotator_id=annotator.pk,
         overlap=batch.overlap,
         now=now,
         revisit=revisit,
     )
-    with transaction.atomic():
-        for _ in range(MAX_PICKS):
-            with hot_cursor() as cursor:
-                cursor.execute(statement, params)
-                row = cursor.fetchone()
-            if row is None:
-                return None
-            lease_id = _insert_lease_if_room(row[0], annotator_id, batch.overlap, now, expires_at)
-            if lease_id is not None:
-                return (lease_id, *row[:5])
+    for _ in range(MAX_PICKS):
+        with hot_cursor() as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        lease_id = _insert_lease_if_room(row[0], annotator.pk, batch.overlap, now, expires_at)
+        if lease_id is not None:
+            lease = Lease(
+                pk=lease_id,
+                batch_item_id=row[0],
+                annotator=annotator,
+                state=Lease.State.ACTIVE,
+                returnable=False,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            return _screen(lease, row[:5], _loaded(Batch, **batch._asdict()))
     return None
 
 

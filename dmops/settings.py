@@ -114,7 +114,11 @@ if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backe
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The default file lives in var/ (git-ignored); make sure the folder exists on a fresh clone.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock when it begins, not at its first write, so
+    # one that reads and then writes (the queue's lease, a pause) cannot act on what another
+    # changed meanwhile, and waits (up to the timeout) instead of failing with "database is
+    # locked" when it would upgrade its lock.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

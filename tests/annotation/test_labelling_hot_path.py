@@ -106,9 +106,9 @@ def test_http_hot_path_query_counts_are_pinned(api, project, annotator, django_a
         return api.post(submit_url, {"lease": body["lease_id"], "answer": "yes"}, format="json")
 
     assert submit(api.get(url).json()).status_code == 201  # the schema is now cached
-    # On PostgreSQL one call of dmops_next_item. Elsewhere membership, refusal, current lease
-    # and open batches together; then a transaction (SAVEPOINT inside the test's own) of the
-    # pick, the guarded insert and RELEASE.
+    # On PostgreSQL one call of dmops_next_item. Elsewhere a transaction (SAVEPOINT inside the
+    # test's own) of membership, refusal, current lease and open batches together, the pick,
+    # the guarded insert and RELEASE.
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else 5):
         body = api.get(url).json()
     # On PostgreSQL one call of dmops_submit. Elsewhere a transaction: lock the item and the

@@ -111,16 +111,16 @@ def test_closed_batch_serves_nothing(project, annotator):
 
 def test_next_item_query_count_is_pinned(project, annotator, django_assert_num_queries):
     make_batch(project, make_items(project, 50), overlap=2)
-    # On PostgreSQL one call of dmops_next_item, whether it leases or renews. Elsewhere who may
-    # work, the current lease and the open batches (one query: membership, pause,
-    # qualification and the project's rule, whether or not the annotator has a state row),
-    # then in a transaction (a savepoint inside the test's own, so SAVEPOINT and RELEASE are
-    # counted) the pick and the guarded insert.
+    # On PostgreSQL one call of dmops_next_item, whether it leases or renews. Elsewhere one
+    # transaction (a savepoint inside the test's own, so SAVEPOINT and RELEASE are counted) of
+    # who may work, the current lease and the open batches (one query: membership, pause,
+    # qualification and the project's rule, whether or not the annotator has a state row), then
+    # the pick and the guarded insert.
     postgres = connection.vendor == "postgresql"
     with django_assert_num_queries(1 if postgres else 5):
         assert queue.next_item(project=project, annotator=annotator) is not None
-    # Elsewhere who may work with the current lease, then its renewal, outside any transaction.
-    with django_assert_num_queries(1 if postgres else 2):
+    # Elsewhere, in one transaction, who may work with the current lease, then its renewal.
+    with django_assert_num_queries(1 if postgres else 4):
         assert queue.next_item(project=project, annotator=annotator) is not None
 
 
