@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 
-def granian_command(*, port: int, workers: int, threads: int) -> list[str]:
+def granian_command(
+    *, port: int, workers: int, threads: int, app: str = "dmops.wsgi:application"
+) -> list[str]:
     return [
         str(Path(sys.executable).with_name("granian")),
         "--interface",
@@ -26,5 +28,5 @@ def granian_command(*, port: int, workers: int, threads: int) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
-        "dmops.wsgi:application",
+        app,
     ]

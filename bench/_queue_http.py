@@ -29,7 +29,9 @@ APP_NAME = "dmops_queue_bench"
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnop"
 
 
-def start_server(database: str, workers: int, threads: int, pool: int) -> subprocess.Popen:
+def start_server(
+    database: str, workers: int, threads: int, pool: int, times_folder: str
+) -> subprocess.Popen:
     env = {
         **os.environ,
         # Tagged so the CPU of its backends can be told from other users of the database.
@@ -46,6 +48,8 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
         "DB_CONN_MAX_AGE": "3600",
         # Pages link hashed static files (DEBUG=0), so they need collectstatic's manifest.
         "STATIC_ROOT": str(ROOT / "var" / "bench-static"),
+        # Each worker writes down its time inside the app per request (bench/_timed_wsgi.py).
+        "BENCH_SERVER_TIMES": times_folder,
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
@@ -57,7 +61,9 @@ def start_server(database: str, workers: int, threads: int, pool: int) -> subpro
     # port without an error and take its share of the clients.
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), timeout=1):
         raise SystemExit(f"port {PORT} is in use (a server left running?); set BENCH_PORT")
-    command = granian_command(port=PORT, workers=workers, threads=threads)
+    command = granian_command(
+        port=PORT, workers=workers, threads=threads, app="bench._timed_wsgi:application"
+    )
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         command,

@@ -10,8 +10,9 @@ of items and the same overlap is reused (``--fresh`` seeds a new one): its lease
 annotations are deleted and its counters reset, so every run starts from an untouched batch.
 Then it starts ``granian --interface wsgi dmops.wsgi:application`` on 127.0.0.1 and runs the
 annotators as threads spread over a few client processes, each annotator with its own user,
-token and keep-alive ``http.client`` connection, looping next-item → submit. At the end it
-prints throughput, latency percentiles, CPU per annotation of the web tier, PostgreSQL, the
+token and keep-alive connection, looping next-item → submit. At the end it
+prints throughput, latency percentiles (and, split off, the time inside the app:
+bench/_timed_wsgi.py), CPU per annotation of the web tier, PostgreSQL, the
 clients and everything else on the machine, EXPLAIN of the pick, the queue's invariants checked
 with SQL, and a table (workload, N, time, rate, peak memory). If the workbench page exists it
 also times one annotator reloading it with a session cookie. Last, the same clients ask for a
@@ -31,15 +32,17 @@ import argparse
 import multiprocessing
 import os
 import resource
-import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._procstat import (  # noqa: E402  (the repository root is on sys.path from here)
+# The repository root is on sys.path from here.
+from bench._latency import print_latencies, print_server_times  # noqa: E402
+from bench._procstat import (  # noqa: E402
     cpu_seconds,
     machine_busy_seconds,
     peak_rss_mb,
@@ -177,8 +180,8 @@ def run_annotators(
         "clients": cpu_seconds(client_pids),
         "machine": machine_busy_seconds(),
     }
-    started = time.perf_counter()
-    stop_at.value = time.monotonic() + seconds
+    started, window_start = time.perf_counter(), time.monotonic()
+    stop_at.value = window_start + seconds
     go.set()
     collected = [results.get(timeout=seconds + 120) for _ in processes]
     elapsed = time.perf_counter() - started
@@ -194,6 +197,7 @@ def run_annotators(
     cpu["other"] = cpu["machine"] - cpu["web"] - cpu["db"] - cpu["clients"]
     return {
         "elapsed": elapsed,
+        "window": (window_start, stop_at.value),  # on time.monotonic(), as bench/_timed_wsgi.py
         "cpu": cpu,
         "next_ms": [v for c in collected for v in c["next_ms"]],
         "submit_ms": [v for c in collected for v in c["submit_ms"]],
@@ -244,23 +248,9 @@ def workbench_latencies(project_id: int, web_pids: list[int]) -> tuple[list[floa
 # --- checks and report ----------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
 def annotations_done(run: dict) -> int:
     """Submits that were answered 201: every timed submit but the failed ones."""
     return len(run["submit_ms"]) - sum(e.startswith("submit") for e in run["errors"])
-
-
-def print_latencies(name: str, values: list[float]) -> None:
-    print(
-        f"{name:>10}: p50 {percentile(values, 50):7.1f} ms  p95 {percentile(values, 95):7.1f} ms"
-        f"  p99 {percentile(values, 99):7.1f} ms  max {max(values, default=float('nan')):7.1f}"
-        f" ms  (n={len(values):,})"
-    )
 
 
 def main() -> None:
@@ -302,7 +292,9 @@ def main() -> None:
         print(f"seeded the earlier round (closed batch) in {timings['earlier round']:.1f} s")
     print("\nEXPLAIN ANALYZE of the pick (fresh annotator):\n" + explain_pick(batch))
 
-    server = start_server(args.database, args.workers, args.threads, args.pool)
+    times = tempfile.TemporaryDirectory(prefix="dmops-bench-times-")  # removed at exit
+    times_folder = times.name
+    server = start_server(args.database, args.workers, args.threads, args.pool, times_folder)
     try:
         run = run_annotators(
             tokens, project.pk, args.seconds, args.client_processes, args.database, server
@@ -339,6 +331,7 @@ def main() -> None:
     for clients, values in run["next_ms_by_worker"]:
         print_latencies(f"{clients} clients", values)
     print_latencies("submit", run["submit_ms"])
+    print_server_times(times_folder, run)
     per = 1000 / max(done, 1)
     print(
         "CPU per annotation (ms): "
@@ -367,6 +360,7 @@ def main() -> None:
         )
         print_latencies("next-item", paced["next_ms"])
         print_latencies("submit", paced["submit_ms"])
+        print_server_times(times_folder, paced)
         paced_per = 1000 / max(paced_done, 1)
         print(
             "CPU per annotation (ms): "
