@@ -44,6 +44,9 @@ def test_a_pause_waits_for_a_lease_being_handed_out_and_then_releases_it(
     leasing = in_thread(
         lambda: queue.next_item(project=project, annotator=annotator), results, "lease"
     )
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        patience = cursor.fetchone()[0]
     try:
         assert has_read.wait(30)
         # The pause would wait for the lease's transaction; told not to wait, it is refused
@@ -56,6 +59,8 @@ def test_a_pause_waits_for_a_lease_being_handed_out_and_then_releases_it(
     finally:
         may_lease.set()
         leasing.join(30)
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(patience)}")
     lease = results["lease"]
     assert isinstance(lease, Lease), lease
 
